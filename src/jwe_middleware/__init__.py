@@ -41,6 +41,9 @@ from .claims import DEFAULT_LEEWAY, Claims
 from .decoder import DEFAULT_MAX_TOKEN_BYTES, DecodedToken, TokenDecoder
 from .issuer import TokenIssuer
 from .keys import Key, KeyRing, KeySource, generate_key
+from .middleware import JWEMiddleware
+from .revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
+from .telemetry import AuthEvent, PrometheusMetrics, TokenMetrics
 
 __all__ = [
     "DEFAULT_CONTENT_ALGORITHMS",
@@ -50,6 +53,7 @@ __all__ = [
     "DEFAULT_SIGNATURE_ALGORITHMS",
     "AmbiguousCredentials",
     "AudienceMismatch",
+    "AuthEvent",
     "Claims",
     "DecodedToken",
     "DecryptionFailed",
@@ -60,19 +64,25 @@ __all__ = [
     "InvalidClaims",
     "InvalidSignature",
     "IssuerMismatch",
+    "JWEMiddleware",
     "JWEMiddlewareError",
     "Key",
     "KeyRing",
     "KeySource",
     "MalformedToken",
+    "MemoryRevocationStore",
     "MissingClaim",
+    "PrometheusMetrics",
+    "RedisRevocationStore",
     "RequestError",
+    "RevocationStore",
     "RevocationUnavailable",
     "RevokedToken",
     "SignatureRequired",
     "TokenDecoder",
     "TokenError",
     "TokenIssuer",
+    "TokenMetrics",
     "TokenTooLarge",
     "TokenTooOld",
     "TransportError",

@@ -111,7 +111,8 @@ class TokenDecoder:
         self._decryption_keys = KeyRing(())
         self._verification_keys: KeyRing | None = None
         self._adopt_keys()
-        self._token_type = token_type
+        # Normalised as the header's typ is in _check_type (RFC 7515 section 4.1.9).
+        self._token_type = token_type and token_type.lower().removeprefix("application/")
         self._understood_crit = frozenset(critical_headers) - _REGISTERED
         if not isinstance(max_token_bytes, int) or max_token_bytes < 64:
             raise ValueError("max_token_bytes must be an integer of at least 64")

@@ -119,8 +119,8 @@ def _ec(crv: str, curve: ec.EllipticCurve) -> Jwk:
 
 def _ed25519() -> Jwk:
     private = ed25519.Ed25519PrivateKey.generate()
-    public = private.public_key().public_bytes_raw()
-    return {"kty": "OKP", "crv": "Ed25519", "x": _b64(public), "d": _b64(private.private_bytes_raw())}
+    x = private.public_key().public_bytes_raw()
+    return {"kty": "OKP", "crv": "Ed25519", "x": _b64(x), "d": _b64(private.private_bytes_raw())}
 
 
 def _b64_uint(value: int, size: int | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import cast
 
 from joserfc import jwe as rfc_jwe
 from joserfc import jwk as rfc_jwk
@@ -107,24 +108,25 @@ class JoserfcPeer:
     def _mint_one(self, spec: MintSpec) -> str:
         payload = _to_json(spec.claims)
         if spec.sign_jwk is not None:
-            sign_key = rfc_jwk.import_key(spec.sign_jwk)
+            sign_key = _joserfc_key(spec.sign_jwk)
             payload = rfc_jws.serialize_compact(
                 inner_header(spec), payload, sign_key, registry=_JOSERFC_JWS
             )
 
-        enc_key = rfc_jwk.import_key(spec.enc_jwk)
+        enc_key = _joserfc_key(spec.enc_jwk)
         return rfc_jwe.encrypt_compact(outer_header(spec), payload, enc_key, registry=_JOSERFC_JWE)
 
     def _open(self, token: str, dec_jwk: Jwk, verify_jwk: Jwk | None) -> Claims:
-        dec_key = rfc_jwk.import_key(dec_jwk)
+        dec_key = _joserfc_key(dec_jwk)
         outer = rfc_jwe.decrypt_compact(token, dec_key, registry=_JOSERFC_JWE)
+        plaintext = outer.plaintext or b""
         if not is_nested(outer.protected):
-            return claims_from(self.name, outer.plaintext or b"")
+            return claims_from(self.name, plaintext)
 
         if verify_jwk is None:
             raise PeerError(self.name, "nested token and no verify_jwk")
-        verify_key = rfc_jwk.import_key(verify_jwk)
-        inner = rfc_jws.deserialize_compact(outer.plaintext or b"", verify_key, registry=_JOSERFC_JWS)
+        verify_key = _joserfc_key(verify_jwk)
+        inner = rfc_jws.deserialize_compact(plaintext, verify_key, registry=_JOSERFC_JWS)
         return claims_from(self.name, inner.payload)
 
 
@@ -137,6 +139,11 @@ def _jwcrypto_read(token: str, key: Jwk, algs: list[str], expected_type: str) ->
         check_claims=False,
         expected_type=expected_type,
     )
+
+
+def _joserfc_key(key: Jwk) -> rfc_jwk.Key:
+    # joserfc types a JWK as dict[str, str | list[str]], narrower than JSON.
+    return rfc_jwk.import_key(cast("dict[str, str | list[str]]", key))
 
 
 def _to_json(claims: Claims) -> str:

@@ -1,0 +1,1 @@
+"""A FastAPI service that logs users in with encrypted, signed tokens."""

@@ -1,0 +1,133 @@
+"""Token to claims for the middleware: cache, decoder, key refresh, revocation.
+
+The decoder is pure and synchronous; this layer adds what needs the event
+loop or shared state. Revocation is asked on every request, cache hit or not,
+so a revoked token stops working at once, not when its cache entry expires.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+from ._cache import TokenCache
+from ._errors import (
+    InvalidClaims,
+    MalformedToken,
+    MissingClaim,
+    RevocationUnavailable,
+    RevokedToken,
+    TokenError,
+    UnknownKey,
+)
+from .decoder import DecodedToken, TokenDecoder
+from .revocation import RevocationStore
+
+__all__ = ["AuthOutcome", "Authenticator"]
+
+logger = logging.getLogger("jwe_middleware")
+
+
+class AuthOutcome(NamedTuple):
+    decoded: DecodedToken
+    cached: bool
+
+
+class Authenticator:
+    """Authenticate tokens for one middleware instance."""
+
+    def __init__(
+        self,
+        decoder: TokenDecoder,
+        revocation: RevocationStore | None,
+        *,
+        cache_size: int,
+        cache_max_age: float,
+    ) -> None:
+        self._decoder = decoder
+        self._revocation = revocation
+        self._cache = TokenCache(max_entries=cache_size, max_age=cache_max_age, clock=decoder.clock)
+
+    @property
+    def cache(self) -> TokenCache:
+        return self._cache
+
+    async def authenticate(self, token: bytes) -> AuthOutcome:
+        await self._refresh_stale_sources()
+        version = self._key_version()
+        decoded = self._cache.get(token, version)
+        cached = decoded is not None
+        if decoded is None:
+            decoded = await self._decode(token)
+            self._cache.put(token, decoded, self._key_version())
+        await self._check_revocation(decoded)
+        return AuthOutcome(decoded, cached)
+
+    async def revoke_exposed(self, token: bytes) -> bool:
+        """Revoke a token that crossed in clear, if it is valid and revocable."""
+        if self._revocation is None:
+            return False
+        try:
+            decoded = await self._decode(token)
+        except TokenError:
+            return False
+        jti, until = decoded.claims.get("jti"), decoded.claims.expires_at
+        if not isinstance(jti, str) or until is None:
+            return False
+        try:
+            await self._revocation.revoke(jti, until)
+        except (RevocationUnavailable, ValueError) as exc:
+            logger.error("could not revoke an exposed token: %s", type(exc).__name__)
+            return False
+        return True
+
+    def _key_version(self) -> tuple[object, object]:
+        return self._decoder.decryption_keys, self._decoder.verification_keys
+
+    async def _decode(self, token: bytes) -> DecodedToken:
+        try:
+            return self._decode_once(token)
+        except UnknownKey:
+            # A kid we do not know may be a key published since the last
+            # fetch; each source applies its own cooldown, so this cannot
+            # be used to force a fetch per request.
+            if not await self._refresh_sources():
+                raise
+            return self._decode_once(token)
+
+    def _decode_once(self, token: bytes) -> DecodedToken:
+        try:
+            return self._decoder.decode_token(token)
+        except TokenError:
+            raise
+        except Exception as exc:
+            # Fail closed: whatever a crafted token provokes inside a library
+            # is an invalid token, never a 500.
+            logger.error("decoder raised %s; treated as an invalid token", type(exc).__name__)
+            raise MalformedToken("unexpected decoder failure") from exc
+
+    async def _refresh_sources(self) -> bool:
+        changed = False
+        for source in self._decoder.key_sources:
+            changed = await source.refresh() or changed
+        return changed
+
+    async def _refresh_stale_sources(self) -> None:
+        for source in self._decoder.key_sources:
+            if getattr(source, "stale", False):
+                await source.refresh()
+
+    async def _check_revocation(self, decoded: DecodedToken) -> None:
+        if self._revocation is None:
+            return
+        jti = decoded.claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            # A token without an id could never be revoked: refuse it where
+            # revocation is in force.
+            raise MissingClaim("revocation is configured but the token has no jti", claim="jti")
+        try:
+            revoked = await self._revocation.is_revoked(jti)
+        except ValueError as exc:
+            raise InvalidClaims("the jti is not acceptable", claim="jti") from exc
+        if revoked:
+            raise RevokedToken("the token has been revoked")

@@ -1,0 +1,71 @@
+"""Finding the bearer token in a request (RFC 6750 section 2).
+
+A request carries at most one token, by one method (RFC 6750 section 2: a
+client must not use more than one). Two tokens, or an ``Authorization``
+header that says Bearer but holds no well-formed token, is a malformed
+request (400 ``invalid_request``, section 3.1), not an invalid token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._errors import AmbiguousCredentials
+
+__all__ = ["TokenExtractor"]
+
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
+# "~" / "+" / "/" ) *"=". A compact JWE needs only the base64url letters and
+# dots, but anything else in the grammar is left for the decoder to refuse.
+_B64TOKEN = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/="
+)
+_BEARER = b"bearer"
+
+
+class TokenExtractor:
+    """Read the token from ``Authorization: Bearer`` and, if named, a cookie."""
+
+    __slots__ = ("_cookie",)
+
+    def __init__(self, *, cookie_name: str | None = None) -> None:
+        if cookie_name is not None and (not cookie_name or not cookie_name.isascii()):
+            raise ValueError("cookie_name must be a non-empty ASCII string")
+        self._cookie = None if cookie_name is None else cookie_name.encode("ascii")
+
+    def extract(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+        """Return the token, ``None`` when there is none, or raise."""
+        found: list[bytes] = []
+        for name, value in headers:
+            if name == b"authorization":
+                found.extend(_bearer_token(value))
+            elif name == b"cookie" and self._cookie is not None:
+                found.extend(_cookie_values(value, self._cookie))
+        if len(found) > 1:
+            raise AmbiguousCredentials("more than one token in the request")
+        return found[0] if found else None
+
+
+def _bearer_token(value: bytes) -> list[bytes]:
+    scheme, _, credentials = value.strip(b" \t").partition(b" ")
+    if scheme.lower() != _BEARER:
+        # Another scheme (Basic, say) is not ours to judge: no bearer token.
+        return []
+    token = credentials.lstrip(b" ")
+    if not token or not _is_b64token(token):
+        raise AmbiguousCredentials("malformed bearer credentials")
+    return [token]
+
+
+def _is_b64token(token: bytes) -> bool:
+    body = token.rstrip(b"=")
+    return bool(body) and _B64TOKEN.issuperset(token) and b"=" not in body
+
+
+def _cookie_values(header: bytes, name: bytes) -> list[bytes]:
+    values = []
+    for pair in header.split(b";"):
+        key, sep, value = pair.strip(b" \t").partition(b"=")
+        if sep and key == name:
+            values.append(value.strip(b'"'))
+    return [value for value in values if value]

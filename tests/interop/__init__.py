@@ -1,0 +1,1 @@
+"""Independent JOSE peers (jwcrypto, joserfc, panva/jose) for interoperability tests."""
