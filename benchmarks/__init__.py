@@ -1,0 +1,1 @@
+"""Benchmarks for jwe-middleware; run ``python -m benchmarks.decode``."""

@@ -1,0 +1,105 @@
+"""The example app's contract, in process (https:// base URL)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests._helpers import bearer, request
+
+example = pytest.importorskip("example_app.main")
+HTTPS = "https://127.0.0.1:8443"
+
+
+def login(username: str, password: str) -> str:
+    response = request(
+        example.app, "POST", f"{HTTPS}/token", data={"username": username, "password": password}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    return str(body["access_token"])
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("alice", "wrong"), ("mallory", "alice-demo"), ("bob", "alice-demo")]
+)
+def test_example_login_wrong_credentials_is_401(username: str, password: str) -> None:
+    response = request(
+        example.app, "POST", f"{HTTPS}/token", data={"username": username, "password": password}
+    )
+    assert response.status_code == 401
+
+
+def test_example_me_returns_current_user() -> None:
+    value = login("alice", "alice-demo")
+    response = request(example.app, "GET", f"{HTTPS}/me", headers=bearer(value))
+    assert response.status_code == 200
+    assert response.json()["sub"] == "alice"
+
+
+@pytest.mark.parametrize(("username", "status"), [("alice", 200), ("bob", 403)])
+def test_example_orders_needs_scope(username: str, status: int) -> None:
+    value = login(username, f"{username}-demo")
+    response = request(example.app, "GET", f"{HTTPS}/orders", headers=bearer(value))
+    assert response.status_code == status
+
+
+def test_example_health_needs_no_token() -> None:
+    assert request(example.app, "GET", f"{HTTPS}/health").json() == {"status": "ok"}
+
+
+def test_example_protected_route_without_token_is_401() -> None:
+    assert request(example.app, "GET", f"{HTTPS}/me").status_code == 401
+
+
+def test_example_plain_http_is_refused() -> None:
+    value = login("alice", "alice-demo")
+    response = request(example.app, "GET", "http://127.0.0.1:8443/me", headers=bearer(value))
+    assert response.status_code == 403
+
+
+def test_example_jwks_publishes_enc_and_sig_keys() -> None:
+    keys = request(example.app, "GET", f"{HTTPS}/.well-known/jwks.json").json()["keys"]
+    uses = {key["use"]: key for key in keys}
+    assert uses["enc"]["alg"] == "RSA-OAEP-256" and uses["enc"]["kid"]
+    assert uses["sig"]["alg"] == "ES256" and uses["sig"]["kid"]
+    assert all("d" not in key for key in keys)
+
+
+def test_example_token_is_nested_rsa_oaep_a256gcm() -> None:
+    header_segment = login("alice", "alice-demo").split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(header_segment + "=" * (-len(header_segment) % 4)))
+    assert header["alg"] == "RSA-OAEP-256"
+    assert header["enc"] == "A256GCM"
+    assert header["cty"] == "JWT"
+
+
+def test_example_personal_claims_unreadable_without_private_key() -> None:
+    value = login("alice", "alice-demo")
+    decoded = b"".join(
+        base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in value.split(".")
+    )
+    for secret in (b"alice@example.org", b"Alice Example", b"orders:read", b"alice"):
+        assert secret not in decoded
+        assert secret not in value.encode()
+
+
+def test_example_logout_revokes_token() -> None:
+    value = login("alice", "alice-demo")
+    assert request(example.app, "POST", f"{HTTPS}/logout", headers=bearer(value)).status_code == 200
+    assert request(example.app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
+
+
+def test_example_openapi_password_flow_points_at_token() -> None:
+    schema = request(example.app, "GET", f"{HTTPS}/openapi.json").json()
+    flow = schema["components"]["securitySchemes"]["JWE"]["flows"]["password"]
+    assert flow["tokenUrl"] == "/token"
+
+
+def test_example_metrics_count_rejections() -> None:
+    request(example.app, "GET", f"{HTTPS}/me", headers=bearer("a.b.c.d.e"))
+    text = request(example.app, "GET", f"{HTTPS}/metrics").text
+    assert 'jwe_tokens_rejected_total{reason="' in text
