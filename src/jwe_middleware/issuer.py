@@ -46,6 +46,8 @@ class TokenIssuer:
     ) -> None:
         if not isinstance(encryption_key, Key) or encryption_key.use != "enc":
             raise TypeError("encryption_key must be an encryption Key")
+        if signing_key is not None and not isinstance(signing_key, Key):
+            raise TypeError("signing_key must be a Key or None")
         if signing_key is not None and (signing_key.use != "sig" or not signing_key.is_private):
             raise ValueError("signing_key must be a private signature key")
         AlgorithmPolicy.build(

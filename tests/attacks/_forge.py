@@ -194,18 +194,19 @@ def jws(
 
 
 def _sign(alg: str, signing_input: bytes, key: Key | None, secret: bytes | None) -> bytes:
-    family, size = alg[:2], alg[2:]
-    if family == "HS" and secret is not None:
+    # The hash follows the header's alg where it names one, else the key's.
+    size = alg[2:] if alg[2:] in _SHA else "256" if key is None else key.alg[2:]
+    if alg.startswith("HS") and secret is not None:
         return hmac.new(secret, signing_input, getattr(hashlib, f"sha{size}")).digest()
-    if family == "RS" and key is not None:
+    if key is None or alg.lower() == "none":
+        return b""
+    if key.kty == "RSA":
         return bytes(key.material.sign(signing_input, padding.PKCS1v15(), _SHA[size]()))
-    if family == "ES" and key is not None:
-        der = key.material.sign(signing_input, ec.ECDSA(_SHA[size]()))
-        r, s = decode_dss_signature(der)
-        width = (key.material.curve.key_size + 7) // 8
-        # RFC 7518 section 3.4: R and S as fixed-width big-endian integers.
-        return r.to_bytes(width, "big") + s.to_bytes(width, "big")
-    return b""
+    der = key.material.sign(signing_input, ec.ECDSA(_SHA[size]()))
+    r, s = decode_dss_signature(der)
+    width = (key.material.curve.key_size + 7) // 8
+    # RFC 7518 section 3.4: R and S as fixed-width big-endian integers.
+    return r.to_bytes(width, "big") + s.to_bytes(width, "big")
 
 
 # -- JWE -----------------------------------------------------------------------
@@ -317,7 +318,9 @@ def seal(
     nested: bool = True,
 ) -> Token:
     """Encrypt a payload to ``recipient`` (the service's RSA key by default),
-    with ``cty: JWT`` when ``nested``; ``header`` changes the outer header.
+    with ``cty: JWT`` when ``nested``. ``header`` changes the outer header
+    only: the CEK is still wrapped for ``recipient.alg`` and the content
+    encrypted with ``enc``, so a changed header lies about the token.
     """
     recipient = recipient or keys().rsa
     if isinstance(plaintext, str):
@@ -327,7 +330,7 @@ def seal(
     base = {"alg": recipient.alg, "enc": enc, "kid": recipient.kid}
     if nested:
         base["cty"] = "JWT"
-    return jwe(plaintext, _merge(base, header), key=recipient)
+    return jwe(plaintext, _merge(base, header), key=recipient, alg=recipient.alg, enc=enc)
 
 
 def nested(
