@@ -281,15 +281,17 @@ class RemoteJWKS:
 
         # A client per fetch: fetches are minutes apart, and a client tied
         # to no event loop leaves the source usable from any loop.
-        async with httpx.AsyncClient(verify=self._verify, timeout=self._timeout) as client:
+        async with httpx.AsyncClient(verify=self._verify) as client:
             return await self._get(client)
 
     async def _get(self, client: httpx.AsyncClient) -> bytes:
         accept = {"Accept": "application/jwk-set+json, application/json"}
+        # httpx times each operation on its own; the one deadline that
+        # matters, connect to last byte, is the wait_for around the fetch.
         # Redirects are not followed: the keys come from the configured URL
         # only, and a redirect could lead off HTTPS.
         request = client.stream(
-            "GET", self._url, headers=accept, timeout=self._timeout, follow_redirects=False
+            "GET", self._url, headers=accept, timeout=None, follow_redirects=False
         )
         async with request as response:
             if response.status_code != 200:

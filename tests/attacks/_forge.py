@@ -294,10 +294,14 @@ def jwe(
     forge a token whose header lies about how it was made; ``cek``, ``iv`` and
     ``encrypted_key`` replace what would otherwise be chosen.
     """
-    fields = json.loads(header) if isinstance(header, bytes) else dict(header)
-    alg = alg or fields["alg"]
-    enc = enc or fields["enc"]
-    header_segment = b64(header if isinstance(header, bytes) else _json(fields))
+    if isinstance(header, bytes):
+        header_segment = b64(header)
+    else:
+        fields = _merge(header, None)
+        alg, enc = alg or fields["alg"], enc or fields["enc"]
+        header_segment = b64(_json(fields))
+    if alg is None or enc is None:
+        raise TypeError("a raw header needs alg and enc given apart")
     if cek is None:
         cek = bytes(key.material) if alg == "dir" else os.urandom(_CEK_BYTES[enc])
     if encrypted_key is None:
