@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/python -m example_app
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests example_app benchmarks scripts
+	$(BIN)/ruff check src tests example_app $(wildcard benchmarks scripts)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

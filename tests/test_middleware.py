@@ -471,3 +471,23 @@ def test_middleware_bad_realm_is_value_error(realm: str) -> None:
 
 def _flip_first(segment: str) -> str:
     return ("A" if segment[0] != "A" else "B") + segment[1:]
+
+
+def test_middleware_retired_key_still_presented_is_counted() -> None:
+    from jwe_middleware import generate_key
+
+    old, new = keys()["dir"], generate_key("dir", kid="dir-new")
+    source = _RotatingSource(KeyRing([old, new]), KeyRing([new]))
+    metrics = TokenMetrics()
+    app = make_app(decryption_keys=source, verification_keys=None, on_event=metrics)
+    old_token = token(encryption_key=old, signing_key=None)
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(old_token)).status_code == 200
+    asyncio.run(source.refresh())
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(old_token)).status_code == 401
+    stranger_key = generate_key("dir", kid="never")
+    stranger = token({"sub": "x"}, encryption_key=stranger_key, signing_key=None)
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(stranger)).status_code == 401
+    snapshot = metrics.snapshot()
+    assert snapshot["accepted"] == {"dir-1": 1}
+    assert snapshot["rejected"] == {"unknown_key": 2}
+    assert snapshot["retired_presented"] == {"dir-1": 1}

@@ -30,7 +30,6 @@ from jwe_middleware import (
     TokenIssuer,
     UnknownKey,
     generate_key,
-    sources,
 )
 from jwe_middleware.sources import JWKSUnavailable, KeyFile, RemoteJWKS
 
@@ -143,7 +142,7 @@ def test_key_file_stats_only_when_due(
             stats.append(path)
         return real_stat(path, *args, **kwargs)
 
-    monkeypatch.setattr(sources.os, "stat", counting_stat)
+    monkeypatch.setattr(os, "stat", counting_stat)
     for _ in range(100):
         source.current()
     assert stats == []

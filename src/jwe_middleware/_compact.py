@@ -38,8 +38,8 @@ _VALUE = {char: index for index, char in enumerate(_ALPHABET)}
 # For a segment whose length is 2 or 3 modulo 4, the last character carries 4
 # or 2 bits that belong to no byte. They must be zero, or two spellings would
 # decode to the same bytes (a malleability the tag does not see in the IV,
-# encrypted key and tag segments).
-_SPARE_BITS_MASK = {2: 0x0F, 3: 0x03}
+# encrypted key and tag segments). Indexed by the length modulo 4.
+_SPARE_BITS_MASK = (0, 0, 0x0F, 0x03)
 
 _MAX_DEPTH = 8
 
@@ -69,20 +69,15 @@ def b64url_decode(segment: bytes) -> bytes:
     remainder = len(segment) % 4
     if remainder == 1 or segment.translate(None, _ALPHABET):
         raise MalformedToken("segment is not base64url")
-    mask = _SPARE_BITS_MASK.get(remainder)
-    if mask is not None and _VALUE[segment[-1]] & mask:
+    if remainder and _VALUE[segment[-1]] & _SPARE_BITS_MASK[remainder]:
         raise MalformedToken("segment is not canonical base64url")
     # The alphabet and length are checked above, so the standard decoder
     # sees nothing it could skip over or repair.
-    return binascii.a2b_base64(_to_standard(segment, remainder))
-
-
-def _to_standard(segment: bytes, remainder: int) -> bytes:
-    padding = b"=" * ((4 - remainder) % 4)
-    return segment.translate(_URL_TO_STANDARD) + padding
+    return binascii.a2b_base64(segment.translate(_URL_TO_STANDARD) + _PADDING[remainder])
 
 
 _URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
 
 
 def split_jwe(token: bytes) -> CompactJWE:
@@ -92,7 +87,7 @@ def split_jwe(token: bytes) -> CompactJWE:
         raise MalformedToken("a compact JWE has five segments")
     header_segment = parts[0]
     header = parse_json_object(b64url_decode(header_segment))
-    encrypted_key, iv, ciphertext, tag = (b64url_decode(part) for part in parts[1:])
+    encrypted_key, iv, ciphertext, tag = map(b64url_decode, parts[1:])
     return CompactJWE(header, header_segment, encrypted_key, iv, ciphertext, tag)
 
 
@@ -115,10 +110,7 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     if data.startswith(b"\xef\xbb\xbf"):
         raise MalformedToken("JSON text starts with a byte order mark")
     try:
-        text = data.decode("utf-8")
-        value = json.loads(
-            text, object_pairs_hook=_unique_members, parse_constant=_refuse_constant
-        )
+        value = _STRICT_JSON.decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise MalformedToken("not a valid JSON text") from exc
     if not isinstance(value, dict):
@@ -139,13 +131,22 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads with hooks would build a new decoder, and its
+# scanner, on every call. A decoder holds no state between calls.
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_refuse_constant)
+_CONTAINERS = (dict, list)
+
+
 def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether containers nest deeper than ``limit``, walked without recursion."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    """Whether containers nest deeper than ``limit``, walked level by level."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, _CONTAINERS)
+        ]
+        if not level:
+            return False
+    return True

@@ -106,9 +106,17 @@ class DisallowedAlgorithm(TokenError):
 
 
 class UnknownKey(TokenError):
-    """No key of the key ring matches the header's kid and alg."""
+    """No key of the key ring matches the header's kid and alg.
+
+    ``kid`` is the kid the token named (attacker-chosen text: count it only
+    against kids this service knows, never log or label it as is).
+    """
 
     code = "unknown_key"
+
+    def __init__(self, detail: str = "", *, kid: str | None = None) -> None:
+        super().__init__(detail)
+        self.kid = kid
 
 
 class DecryptionFailed(TokenError):

@@ -41,6 +41,7 @@ from .keys import Key, KeyRing, KeySource
 __all__ = ["DEFAULT_MAX_TOKEN_BYTES", "DecodedToken", "TokenDecoder"]
 
 DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
+_MAX_RETIRED_KIDS = 64
 
 _STRING_MEMBERS = ("alg", "enc", "kid", "cty", "typ")
 # Members that ask the recipient to fetch or trust a key named by the token
@@ -110,6 +111,7 @@ class TokenDecoder:
         self._allow_unsigned = bool(allow_unsigned)
         self._decryption_keys = KeyRing(())
         self._verification_keys: KeyRing | None = None
+        self._retired_kids: dict[str, None] = {}
         self._adopt_keys()
         # Normalised as the header's typ is in _check_type (RFC 7515 section 4.1.9).
         self._token_type = token_type and token_type.lower().removeprefix("application/")
@@ -157,6 +159,7 @@ class TokenDecoder:
         checked_decryption = _check_decryption_ring(decryption, self._policy)
         checked_verification = _check_verification_ring(verification, self._policy)
         _check_signing_policy(checked_decryption, checked_verification, self._allow_unsigned)
+        self._remember_retired(checked_decryption)
         self._decryption_keys, self._verification_keys = checked_decryption, checked_verification
         self._seen_decryption, self._seen_verification = decryption, verification
 
@@ -167,6 +170,22 @@ class TokenDecoder:
     @property
     def rules(self) -> ClaimRules:
         return self._rules
+
+    def is_retired_kid(self, kid: str | None) -> bool:
+        """Whether ``kid`` named a decryption key that has since left the ring."""
+        self._current_keys()
+        return kid is not None and kid in self._retired_kids
+
+    def _remember_retired(self, new_ring: KeyRing) -> None:
+        # Kept in insertion order and bounded, so a long-lived process that
+        # rotates often does not grow without limit.
+        for key in self._decryption_keys:
+            if key.kid not in new_ring:
+                self._retired_kids[key.kid] = None
+        for kid in [kid for kid in self._retired_kids if kid in new_ring]:
+            del self._retired_kids[kid]
+        while len(self._retired_kids) > _MAX_RETIRED_KIDS:
+            del self._retired_kids[next(iter(self._retired_kids))]
 
     def decode(self, token: str | bytes) -> Claims:
         """Return the validated claims, or raise a ``TokenError``."""
@@ -251,14 +270,16 @@ class TokenDecoder:
         self, ring: KeyRing, parts: CompactJWE, alg: str, enc: str
     ) -> tuple[Key, bytes]:
         candidates = _candidate_keys(ring, parts.header.get("kid"), alg)
-        failure: TokenError = DecryptionFailed("no key decrypts the token")
+        # The fallback is built only when needed, so that a token that
+        # decrypts costs no exception object.
+        failure: TokenError | None = None
         for key in candidates:
             try:
                 _content.check_shape(parts, alg, enc, key)
                 return key, _content.decrypt(parts, alg, enc, key)
             except DecryptionFailed as exc:
                 failure = exc
-        raise failure
+        raise failure or DecryptionFailed("no key decrypts the token")
 
     def _verify_inner(
         self, ring: KeyRing | None, plaintext: bytes
@@ -299,7 +320,7 @@ def _candidate_keys(ring: KeyRing, kid: Any, alg: str) -> tuple[Key, ...]:
         key = ring.get(kid)
         keys = (key,) if key is not None and key.alg == alg else ()
     if not keys:
-        raise UnknownKey("no key matches kid and alg")
+        raise UnknownKey("no key matches kid and alg", kid=kid if isinstance(kid, str) else None)
     return keys
 
 

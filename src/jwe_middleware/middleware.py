@@ -130,7 +130,7 @@ class JWEMiddleware:
             outcome = await self._authenticator.authenticate(token)
         except TokenError as exc:
             self._log_rejection(exc.code, scope)
-            self._emit(AuthEvent.rejected(exc))
+            self._emit(AuthEvent.rejected(exc, retired_kid=self._retired_kid(exc)))
             return self._rejections.invalid
         except RevocationUnavailable as exc:
             logger.error("revocation store unavailable (%s): failing closed", exc.detail)
@@ -139,6 +139,10 @@ class JWEMiddleware:
         attach_claims(scope, outcome.decoded.claims)
         self._emit(AuthEvent.accepted_token(outcome.decoded, cached=outcome.cached))
         return None
+
+    def _retired_kid(self, error: TokenError) -> str | None:
+        kid = getattr(error, "kid", None)
+        return kid if self._decoder.is_retired_kid(kid) else None
 
     async def _report_exposure(self, scope: Scope) -> None:
         try:

@@ -30,10 +30,13 @@ class AuthEvent:
     decryption_kid: str | None = None
     signing_kid: str | None = None
     cached: bool = False
+    retired_kid: str | None = None
 
     @classmethod
-    def rejected(cls, error: JWEMiddlewareError) -> AuthEvent:
-        return cls(accepted=False, reason=error.code)
+    def rejected(cls, error: JWEMiddlewareError, *, retired_kid: str | None = None) -> AuthEvent:
+        """A refusal; ``retired_kid`` is set when the token named a key that
+        has left the decryption ring (clients still holding old tokens)."""
+        return cls(accepted=False, reason=error.code, retired_kid=retired_kid)
 
     @classmethod
     def accepted_token(cls, decoded: Any, *, cached: bool) -> AuthEvent:
@@ -52,6 +55,7 @@ class TokenMetrics:
         self._lock = threading.Lock()
         self.accepted: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        self.retired_presented: Counter[str] = Counter()
         self.cache_hits = 0
 
     def __call__(self, event: AuthEvent) -> None:
@@ -61,12 +65,15 @@ class TokenMetrics:
                 self.cache_hits += event.cached
             else:
                 self.rejected[event.reason] += 1
+                if event.retired_kid is not None:
+                    self.retired_presented[event.retired_kid] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "accepted": dict(self.accepted),
                 "rejected": dict(self.rejected),
+                "retired_presented": dict(self.retired_presented),
                 "cache_hits": self.cache_hits,
             }
 
@@ -97,13 +104,21 @@ class PrometheusMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self._retired = prometheus_client.Counter(
+            f"{prefix}_retired_key_presented",
+            "Tokens refused because they name a decryption key that has been retired.",
+            ["kid"],
+            registry=self.registry,
+        )
 
     def __call__(self, event: AuthEvent) -> None:
         if event.accepted:
             cached = "true" if event.cached else "false"
             self._accepted.labels(kid=event.decryption_kid or "-", cached=cached).inc()
-        else:
-            self._rejected.labels(reason=event.reason).inc()
+            return
+        self._rejected.labels(reason=event.reason).inc()
+        if event.retired_kid is not None:
+            self._retired.labels(kid=event.retired_kid).inc()
 
     def render(self) -> bytes:
         """The text exposition format, for a ``/metrics`` route."""
