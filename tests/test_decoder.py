@@ -204,3 +204,38 @@ def test_decoder_repr_names_kids_only() -> None:
     text = repr(decoder())
     assert "enc-1" in text and "sig-1" in text
     assert keys()["dir"].private_jwk()["k"] not in text
+
+
+class _SwappableSource:
+    """A key source whose snapshot the test replaces (a unit-level fake)."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+
+    def current(self) -> KeyRing:
+        return self.ring
+
+    async def refresh(self) -> bool:
+        return False
+
+
+def test_decoder_bad_new_key_set_ignored_and_last_good_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = keys()["dir"]
+    source = _SwappableSource(KeyRing([key]))
+    checking = TokenDecoder(decryption_keys=source, clock=frozen_clock)
+    minted = jose_token(key.material, "dir", kid=key.kid)
+    source.ring = KeyRing([key, keys()["sig"]])
+    with caplog.at_level("WARNING", logger="jwe_middleware"):
+        assert checking.decode(minted)["sub"] == "alice"
+        assert checking.decode(minted)["sub"] == "alice"
+    assert caplog.text.count("new key set ignored") == 1
+    fixed = KeyRing([key, generate_key("dir", kid="next")])
+    source.ring = fixed
+    assert checking.decryption_keys is fixed
+
+
+def test_decoder_bad_first_key_set_fails_at_construction() -> None:
+    with pytest.raises(ValueError):
+        TokenDecoder(decryption_keys=_SwappableSource(KeyRing([keys()["sig"]])))

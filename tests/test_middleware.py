@@ -491,3 +491,20 @@ def test_middleware_retired_key_still_presented_is_counted() -> None:
     assert snapshot["accepted"] == {"dir-1": 1}
     assert snapshot["rejected"] == {"unknown_key": 2}
     assert snapshot["retired_presented"] == {"dir-1": 1}
+
+
+class _StaleSource(_RotatingSource):
+    """A source that reports itself stale until refreshed."""
+
+    @property
+    def stale(self) -> bool:
+        return self.refreshes == 0
+
+
+def test_middleware_stale_source_refreshed_in_background() -> None:
+    ring = KeyRing([keys()["dir"]])
+    source = _StaleSource(ring, ring)
+    app = make_app(decryption_keys=source, verification_keys=None)
+    value = token(encryption_key=keys()["dir"], signing_key=None)
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 200
+    assert source.refreshes == 1

@@ -23,6 +23,7 @@ from ._errors import (
     InvalidSignature,
     IssuerMismatch,
     JWEMiddlewareError,
+    JWKSUnavailable,
     MalformedToken,
     MissingClaim,
     RequestError,
@@ -43,6 +44,7 @@ from .issuer import TokenIssuer
 from .keys import Key, KeyRing, KeySource, generate_key
 from .middleware import JWEMiddleware
 from .revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
+from .sources import KeyFile, RemoteJWKS
 from .telemetry import AuthEvent, PrometheusMetrics, TokenMetrics
 
 __all__ = [
@@ -66,7 +68,9 @@ __all__ = [
     "IssuerMismatch",
     "JWEMiddleware",
     "JWEMiddlewareError",
+    "JWKSUnavailable",
     "Key",
+    "KeyFile",
     "KeyRing",
     "KeySource",
     "MalformedToken",
@@ -74,6 +78,7 @@ __all__ = [
     "MissingClaim",
     "PrometheusMetrics",
     "RedisRevocationStore",
+    "RemoteJWKS",
     "RequestError",
     "RevocationStore",
     "RevocationUnavailable",

@@ -7,6 +7,7 @@ so a revoked token stops working at once, not when its cache entry expires.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import NamedTuple
 
@@ -21,6 +22,7 @@ from ._errors import (
     UnknownKey,
 )
 from .decoder import DecodedToken, TokenDecoder
+from .keys import KeySource
 from .revocation import RevocationStore
 
 __all__ = ["AuthOutcome", "Authenticator"]
@@ -46,6 +48,7 @@ class Authenticator:
     ) -> None:
         self._decoder = decoder
         self._revocation = revocation
+        self._refreshing: dict[KeySource, asyncio.Task[None]] = {}
         self._cache = TokenCache(max_entries=cache_size, max_age=cache_max_age, clock=decoder.clock)
 
     @property
@@ -113,9 +116,20 @@ class Authenticator:
         return changed
 
     async def _refresh_stale_sources(self) -> None:
+        # A stale remote set is refreshed in the background: requests keep
+        # using the current keys instead of waiting for the fetch.
         for source in self._decoder.key_sources:
-            if getattr(source, "stale", False):
-                await source.refresh()
+            if getattr(source, "stale", False) and source not in self._refreshing:
+                task = asyncio.create_task(self._refresh_in_background(source))
+                self._refreshing[source] = task
+
+    async def _refresh_in_background(self, source: KeySource) -> None:
+        try:
+            await source.refresh()
+        except Exception as exc:
+            logger.warning("background key refresh failed: %s", type(exc).__name__)
+        finally:
+            self._refreshing.pop(source, None)
 
     async def _check_revocation(self, decoded: DecodedToken) -> None:
         if self._revocation is None:

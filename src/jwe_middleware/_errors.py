@@ -28,7 +28,8 @@ the middleware maps them to responses in one place.
     │   └── AmbiguousCredentials        "invalid_request"
     ├── TransportError                  the channel is not acceptable
     │   └── InsecureTransport           "insecure_transport"
-    └── RevocationUnavailable           "revocation_unavailable"
+    ├── RevocationUnavailable           "revocation_unavailable"
+    └── JWKSUnavailable                 "jwks_unavailable"
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidSignature",
     "IssuerMismatch",
     "JWEMiddlewareError",
+    "JWKSUnavailable",
     "MalformedToken",
     "MissingClaim",
     "RequestError",
@@ -226,3 +228,9 @@ class RevocationUnavailable(JWEMiddlewareError):
     """The revocation store could not be asked; the request fails closed."""
 
     code = "revocation_unavailable"
+
+
+class JWKSUnavailable(JWEMiddlewareError):
+    """A remote JWK set could not be fetched; ``__cause__`` says why."""
+
+    code = "jwks_unavailable"

@@ -35,13 +35,13 @@ from ._errors import (
     UnknownKey,
     UnsupportedHeader,
 )
+from ._keyset import CheckedKeys
 from .claims import DEFAULT_LEEWAY, ClaimRules, Claims
 from .keys import Key, KeyRing, KeySource
 
 __all__ = ["DEFAULT_MAX_TOKEN_BYTES", "DecodedToken", "TokenDecoder"]
 
 DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
-_MAX_RETIRED_KIDS = 64
 
 _STRING_MEMBERS = ("alg", "enc", "kid", "cty", "typ")
 # Members that ask the recipient to fetch or trust a key named by the token
@@ -103,16 +103,10 @@ class TokenDecoder:
             max_age=max_age,
             required_claims=required_claims,
         )
-        self._decryption_source = _key_source(decryption_keys, "decryption_keys")
-        self._verification_source = (
-            None if verification_keys is None
-            else _key_source(verification_keys, "verification_keys")
+        self._keys = CheckedKeys(
+            decryption_keys, verification_keys, self._policy, allow_unsigned=bool(allow_unsigned)
         )
         self._allow_unsigned = bool(allow_unsigned)
-        self._decryption_keys = KeyRing(())
-        self._verification_keys: KeyRing | None = None
-        self._retired_kids: dict[str, None] = {}
-        self._adopt_keys()
         # Normalised as the header's typ is in _check_type (RFC 7515 section 4.1.9).
         self._token_type = token_type and token_type.lower().removeprefix("application/")
         self._understood_crit = frozenset(critical_headers) - _REGISTERED
@@ -122,46 +116,20 @@ class TokenDecoder:
         self._clock = clock
 
     def __repr__(self) -> str:
-        return (
-            f"TokenDecoder(decryption_keys={self._decryption_source!r}, "
-            f"verification_keys={self._verification_source!r})"
-        )
+        return f"TokenDecoder({self._keys.describe()})"
 
     @property
     def decryption_keys(self) -> KeyRing:
-        return self._current_keys()[0]
+        return self._keys.current()[0]
 
     @property
     def verification_keys(self) -> KeyRing | None:
-        return self._current_keys()[1]
+        return self._keys.current()[1]
 
     @property
     def key_sources(self) -> tuple[KeySource, ...]:
         """The sources to refresh when a token names an unknown kid."""
-        sources = (self._decryption_source, self._verification_source)
-        return tuple(source for source in sources if source is not None)
-
-    def _current_keys(self) -> tuple[KeyRing, KeyRing | None]:
-        # Sources hand out immutable snapshots; a new snapshot is checked
-        # once, when it first appears, never per token.
-        if self._decryption_source.current() is not self._seen_decryption or (
-            self._verification_source is not None
-            and self._verification_source.current() is not self._seen_verification
-        ):
-            self._adopt_keys()
-        return self._decryption_keys, self._verification_keys
-
-    def _adopt_keys(self) -> None:
-        decryption = self._decryption_source.current()
-        verification = (
-            None if self._verification_source is None else self._verification_source.current()
-        )
-        checked_decryption = _check_decryption_ring(decryption, self._policy)
-        checked_verification = _check_verification_ring(verification, self._policy)
-        _check_signing_policy(checked_decryption, checked_verification, self._allow_unsigned)
-        self._remember_retired(checked_decryption)
-        self._decryption_keys, self._verification_keys = checked_decryption, checked_verification
-        self._seen_decryption, self._seen_verification = decryption, verification
+        return self._keys.sources
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -173,19 +141,7 @@ class TokenDecoder:
 
     def is_retired_kid(self, kid: str | None) -> bool:
         """Whether ``kid`` named a decryption key that has since left the ring."""
-        self._current_keys()
-        return kid is not None and kid in self._retired_kids
-
-    def _remember_retired(self, new_ring: KeyRing) -> None:
-        # Kept in insertion order and bounded, so a long-lived process that
-        # rotates often does not grow without limit.
-        for key in self._decryption_keys:
-            if key.kid not in new_ring:
-                self._retired_kids[key.kid] = None
-        for kid in [kid for kid in self._retired_kids if kid in new_ring]:
-            del self._retired_kids[kid]
-        while len(self._retired_kids) > _MAX_RETIRED_KIDS:
-            del self._retired_kids[next(iter(self._retired_kids))]
+        return self._keys.is_retired(kid)
 
     def decode(self, token: str | bytes) -> Claims:
         """Return the validated claims, or raise a ``TokenError``."""
@@ -200,7 +156,7 @@ class TokenDecoder:
         alg, enc = self._allowed_encryption(header)
         self._check_type(header)
 
-        decryption_keys, verification_keys = self._current_keys()
+        decryption_keys, verification_keys = self._keys.current()
         key, plaintext = self._decrypt(decryption_keys, parts, alg, enc)
         signing_kid: str | None = None
         if _is_nested(header):
@@ -328,48 +284,3 @@ def _claims_object(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidClaims("the claims are not a JSON object")
     return payload
-
-
-def _key_source(source: KeySource, name: str) -> KeySource:
-    if not isinstance(source, KeySource):
-        raise TypeError(f"{name} must be a KeyRing or a KeySource")
-    return source
-
-
-def _check_decryption_ring(ring: KeyRing, policy: AlgorithmPolicy) -> KeyRing:
-    if not isinstance(ring, KeyRing):
-        raise TypeError("the decryption key source did not give a KeyRing")
-    if not len(ring):
-        raise ValueError("decryption_keys is empty")
-    for key in ring:
-        if key.use != "enc" or not key.is_private:
-            raise ValueError(f"key {key.kid!r} cannot decrypt: it is not a private encryption key")
-        if key.alg not in policy.key_management:
-            raise ValueError(f"key {key.kid!r} is for {key.alg}, which key_algorithms excludes")
-    return ring
-
-
-def _check_verification_ring(ring: KeyRing | None, policy: AlgorithmPolicy) -> KeyRing | None:
-    if ring is None:
-        return None
-    if not isinstance(ring, KeyRing):
-        raise TypeError("the verification key source did not give a KeyRing")
-    for key in ring:
-        if key.use != "sig":
-            raise ValueError(f"key {key.kid!r} is not a signature key")
-        if key.alg not in policy.signature:
-            raise ValueError(f"key {key.kid!r} is for {key.alg}, not an allowed signature")
-    # Verify with public halves only: a private key in the verification
-    # ring would be a signing key lying around where none is needed.
-    return ring.public()
-
-
-def _check_signing_policy(
-    decryption: KeyRing, verification: KeyRing | None, allow_unsigned: bool
-) -> None:
-    public = [key.kid for key in decryption if key.is_public_key_management]
-    if public and verification is None and not allow_unsigned:
-        raise ValueError(
-            "RSA-OAEP keys let anyone with the public key mint tokens: configure "
-            "verification_keys for signed (nested) tokens, or set allow_unsigned=True"
-        )

@@ -234,7 +234,10 @@ def _thumbprint(members: Mapping[str, Any]) -> str:
 def generate_key(alg: str, *, kid: str | None = None, rsa_bits: int = 2048) -> Key:
     """Generate a fresh private key for ``alg`` (RSA-OAEP*, RS*, ES*, A*KW or dir).
 
-    A ``dir`` key is generated for A256GCM (32 bytes).
+    A ``dir`` key is generated for A256GCM (32 bytes). Without ``kid``, an
+    asymmetric key gets its RFC 7638 thumbprint and a symmetric key a random
+    kid (a thumbprint of a secret key would put a hash of the secret into
+    every token header).
     """
     if alg in PUBLIC_KEY_MANAGEMENT or alg in _RSA_SIGNATURE:
         obj: Any = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
@@ -242,7 +245,8 @@ def generate_key(alg: str, *, kid: str | None = None, rsa_bits: int = 2048) -> K
         obj = ec.generate_private_key(_CURVE_CLASSES[_EC_CURVES[alg]]())
     elif alg == "dir" or alg in KEY_WRAP_BYTES:
         secret = secrets.token_bytes(KEY_WRAP_BYTES.get(alg, 32))
-        return Key.from_jwk({"kty": "oct", "k": _b64(secret), "alg": alg, "kid": kid or ""})
+        kid = kid or secrets.token_urlsafe(12)
+        return Key.from_jwk({"kty": "oct", "k": _b64(secret), "alg": alg, "kid": kid})
     else:
         raise ValueError(f"cannot generate a key for {alg!r}")
     return Key._from_object(obj, alg=alg, kid=kid)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from ._errors import JWEMiddlewareError
+from ._errors import JWKSUnavailable
 from .keys import Key, KeyRing
 
 if TYPE_CHECKING:
@@ -45,12 +45,6 @@ _MAX_JWKS_BYTES = 256 * 1024
 # Members that only private or symmetric JWKs have (RFC 7518 section 6).
 _NON_PUBLIC_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RecursionError)
-
-
-class JWKSUnavailable(JWEMiddlewareError):
-    """The first fetch of a remote JWK set failed; ``__cause__`` says why."""
-
-    code = "jwks_unavailable"
 
 
 class _Stamp(NamedTuple):
