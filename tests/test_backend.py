@@ -107,14 +107,14 @@ def test_key_ring_public_cryptography_backend(generated: dict[str, Key]) -> None
 
 
 @pytest.fixture
-def jose_key_classes(monkeypatch: pytest.MonkeyPatch) -> list[type[Any]]:
+def jose_key_classes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Record every key class python-jose picks while a test runs.
 
     (Importing ``jose.backends.rsa_backend`` to booby-trap it is not an
     option: that import removes RSA-OAEP from python-jose's supported set for
     the whole process.)
     """
-    picked: list[type[Any]] = []
+    picked: list[Any] = []
     real = jose_jwk.get_key
 
     def recording(algorithm: str) -> Any:
@@ -129,7 +129,7 @@ def jose_key_classes(monkeypatch: pytest.MonkeyPatch) -> list[type[Any]]:
 @pytest.mark.parametrize("signer", ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512"])
 @pytest.mark.parametrize("recipient", ["RSA-OAEP", "RSA-OAEP-256", "A128KW", "A256KW", "dir"])
 def test_issuer_and_decoder_pick_cryptography_classes(
-    generated: dict[str, Key], jose_key_classes: list[type[Any]], signer: str, recipient: str
+    generated: dict[str, Key], jose_key_classes: list[Any], signer: str, recipient: str
 ) -> None:
     encryption, signing = generated[recipient], generated[signer]
     issuer = TokenIssuer(encryption_key=encryption, signing_key=signing, clock=lambda: NOW)

@@ -78,7 +78,7 @@ json_values = st.recursive(
     max_leaves=8,
 )
 
-PLAUSIBLE = {
+PLAUSIBLE: dict[str, list[Any]] = {
     "alg": ["dir", "A256KW", "RSA-OAEP-256", "RSA-OAEP", "RSA1_5", "none", "A128KW", "ES256"],
     "enc": ["A256GCM", "A128GCM", "A128CBC-HS256", "A256CBC-HS512"],
     "kid": ["svc-dir", "svc-kw", "svc-rsa", "iss-es", ""],
@@ -114,7 +114,7 @@ def sealed_tokens(draw: st.DrawFn) -> str:
     header checks and into decryption, signatures and claims."""
     recipient = draw(st.sampled_from([keys().direct, keys().kw]))
     enc = draw(st.sampled_from(["A256GCM", "A128CBC-HS256"]))
-    sound = {"alg": recipient.alg, "enc": enc, "kid": recipient.kid, "cty": "JWT"}
+    sound: dict[str, Any] = {"alg": recipient.alg, "enc": enc, "kid": recipient.kid, "cty": "JWT"}
     header = sound if draw(st.booleans()) else {}
     for name in draw(st.sets(st.sampled_from(sorted(PLAUSIBLE)), max_size=3)):
         header = {**header, name: draw(header_members[name])}

@@ -73,7 +73,7 @@ _CBC_HASHES = {
     "A192CBC-HS384": hashlib.sha384,
     "A256CBC-HS512": hashlib.sha512,
 }
-_SHA = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_SHA = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
 _URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -201,8 +201,8 @@ def _sign(alg: str, signing_input: bytes, key: Key | None, secret: bytes | None)
     if key is None or alg.lower() == "none":
         return b""
     if key.kty == "RSA":
-        return bytes(key.material.sign(signing_input, padding.PKCS1v15(), _SHA[size]()))
-    der = key.material.sign(signing_input, ec.ECDSA(_SHA[size]()))
+        return bytes(key.material.sign(signing_input, padding.PKCS1v15(), _SHA[size]))
+    der = key.material.sign(signing_input, ec.ECDSA(_SHA[size]))
     r, s = decode_dss_signature(der)
     width = (key.material.curve.key_size + 7) // 8
     # RFC 7518 section 3.4: R and S as fixed-width big-endian integers.

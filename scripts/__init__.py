@@ -1,0 +1,1 @@
+"""Operational scripts: a mutation fuzzer and a soak run (``python -m scripts.<name>``)."""
