@@ -32,5 +32,19 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The benchmark suite (figures for the README), and its seconds-long smoke run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick
+
+# The long fuzz and soak runs; CI runs short versions inside the test suite.
+fuzz: $(STAMP)
+	$(BIN)/python -m scripts.fuzz_asgi --count 1000000
+
+soak: $(STAMP)
+	$(BIN)/python -m scripts.soak
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,7 +15,7 @@ import jwt as pyjwt
 
 from jwe_middleware import Key, TokenIssuer, generate_key
 
-__all__ = ["AUDIENCE", "ISSUER", "Scenario", "build_scenarios", "hs256_tokens"]
+__all__ = ["AUDIENCE", "ISSUER", "Scenario", "build_scenarios", "hs256_tokens", "mint"]
 
 ISSUER = "https://issuer.example"
 AUDIENCE = "https://api.example"

@@ -10,9 +10,10 @@ Every contender decodes the same tokens with keys imported once, and does the
 same work: decrypt, verify the inner signature of a nested token, parse the
 claims, check exp, nbf, iss and aud. The floor is the ``cryptography``
 primitives with nothing around them but base64 and ``json.loads``: no header
-or claim checks. Each figure is the median, over several rounds, of the mean
-time per token in a round. Contenders take turns within a round, so a slow
-patch of machine time hurts them all alike.
+or claim checks. Each time is the median, over many rounds, of the mean time
+per token in a round. Contenders take turns within a round, and each ratio is
+the median of the per-round ratios, so a slow patch of machine time hurts the
+two sides of a ratio alike.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from jwe_middleware._cache import TokenCache
 
 from ._tokens import AUDIENCE, ISSUER, Scenario, build_scenarios, hs256_tokens, mint
 
-__all__ = ["main"]
+__all__ = ["floor", "joserfc", "jwcrypto_", "main", "ours", "python_jose"]
 
 Decode = Callable[[str], Mapping[str, Any]]
 LEEWAY = 30
@@ -66,14 +67,18 @@ class Settings:
     cache_entries: int
 
 
-FULL = Settings(repeat=7, round_seconds=0.25, cache_entries=10_000)
+# Many short rounds rather than a few long ones: on a shared machine a slow
+# patch then spoils a few samples of every contender instead of one
+# contender's whole figure.
+FULL = Settings(repeat=21, round_seconds=0.05, cache_entries=10_000)
 QUICK = Settings(repeat=3, round_seconds=0.01, cache_entries=1_000)
 
 
 @dataclass
 class Results:
     settings: Settings
-    rows: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per scenario and contender, microseconds per token, one sample per round.
+    samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
     cache: dict[str, float] = field(default_factory=dict)
 
@@ -259,8 +264,8 @@ def time_round(decode: Decode, tokens: tuple[str, ...], iterations: int) -> floa
 
 def measure(
     contenders: Mapping[str, Decode], tokens: tuple[str, ...], settings: Settings
-) -> dict[str, float]:
-    """Median microseconds per token for each contender, rounds interleaved."""
+) -> dict[str, list[float]]:
+    """Microseconds per token, one sample per round, for each contender."""
     iterations = {}
     for name, decode in contenders.items():
         # The first pass over the tokens warms up and sizes the rounds.
@@ -270,7 +275,11 @@ def measure(
     for _ in range(settings.repeat):
         for name, decode in contenders.items():
             samples[name].append(time_round(decode, tokens, iterations[name]))
-    return {name: statistics.median(values) / 1000 for name, values in samples.items()}
+    return {name: [value / 1000 for value in values] for name, values in samples.items()}
+
+
+def medians(samples: Mapping[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def check_agreement(contenders: Mapping[str, Decode], scenario: Scenario) -> None:
@@ -299,7 +308,7 @@ def run_scenarios(results: Results) -> None:
     for scenario in build_scenarios():
         contenders = {name: build(scenario) for name, build in BUILDERS.items()}
         check_agreement(contenders, scenario)
-        results.rows[scenario.name] = measure(contenders, scenario.tokens, results.settings)
+        results.samples[scenario.name] = measure(contenders, scenario.tokens, results.settings)
 
 
 def run_reference(results: Results) -> None:
@@ -311,7 +320,8 @@ def run_reference(results: Results) -> None:
             leeway=LEEWAY, options={"require": ["exp"]},
         )
 
-    results.reference = measure({"PyJWT HS256": decode}, hs256_tokens(secret), results.settings)
+    samples = measure({"PyJWT HS256": decode}, hs256_tokens(secret), results.settings)
+    results.reference = medians(samples)
 
 
 def run_cache(results: Results) -> None:
@@ -338,8 +348,8 @@ def run_cache(results: Results) -> None:
     absent = mint(key, None, 64)
     results.cache = {
         "entries": len(tokens),
-        "hit_us": measure({"hit": lookup}, tokens[:64], results.settings)["hit"],
-        "miss_us": measure({"miss": lookup}, absent, results.settings)["miss"],
+        "hit_us": medians(measure({"hit": lookup}, tokens[:64], results.settings))["hit"],
+        "miss_us": medians(measure({"miss": lookup}, absent, results.settings))["miss"],
         "cache_bytes_per_entry": cache_bytes / len(tokens),
         "total_bytes_per_entry": total_bytes / len(tokens),
     }
@@ -370,21 +380,30 @@ def machine() -> dict[str, str]:
     }
 
 
-def ratios(row: Mapping[str, float]) -> dict[str, float]:
+RATIOS = (("ours", "python-jose"), ("ours", "floor"), ("joserfc", "ours"), ("jwcrypto", "ours"))
+
+
+def ratios(samples: Mapping[str, list[float]]) -> dict[str, float]:
+    """Each ratio is the median of its per-round ratios.
+
+    Two contenders of one round ran moments apart, so their ratio is spared
+    the drift of a shared machine that separates one round from the next.
+    """
     return {
-        "ours/python-jose": row["ours"] / row["python-jose"],
-        "ours/floor": row["ours"] / row["floor"],
-        "joserfc/ours": row["joserfc"] / row["ours"],
-        "jwcrypto/ours": row["jwcrypto"] / row["ours"],
+        f"{top}/{bottom}": statistics.median(
+            a / b for a, b in zip(samples[top], samples[bottom], strict=True)
+        )
+        for top, bottom in RATIOS
     }
 
 
-def targets(rows: Mapping[str, Mapping[str, float]]) -> dict[str, tuple[bool, str]]:
-    dir_ratio = ratios(rows["dir + A256GCM"])["ours/python-jose"]
+def targets(samples: Mapping[str, Mapping[str, list[float]]]) -> dict[str, tuple[bool, str]]:
+    by_row = {name: ratios(row) for name, row in samples.items()}
+    dir_ratio = by_row["dir + A256GCM"]["ours/python-jose"]
     slowest_rival = min(
-        min(ratios(row)["joserfc/ours"], ratios(row)["jwcrypto/ours"]) for row in rows.values()
+        min(row["joserfc/ours"], row["jwcrypto/ours"]) for row in by_row.values()
     )
-    rsa = {name: ratios(row)["ours/floor"] for name, row in rows.items() if "RSA" in name}
+    rsa = {name: row["ours/floor"] for name, row in by_row.items() if "RSA" in name}
     worst_rsa = max(rsa.values())
     return {
         "cold dir decode <= 1.3x python-jose": (dir_ratio <= 1.3, f"{dir_ratio:.2f}x"),
@@ -398,12 +417,12 @@ def targets(rows: Mapping[str, Mapping[str, float]]) -> dict[str, tuple[bool, st
 
 
 def render(results: Results) -> str:
-    names = ("ours/python-jose", "ours/floor", "joserfc/ours", "jwcrypto/ours")
-    head = ["scenario (µs/token)", *CONTENDERS, *names]
+    head = ["scenario (µs/token)", *CONTENDERS, *(f"{top}/{bottom}" for top, bottom in RATIOS)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for scenario, row in results.rows.items():
+    for scenario, samples in results.samples.items():
+        row = medians(samples)
         cells = [f"{row[name]:.1f}" for name in CONTENDERS]
-        cells += [f"{value:.2f}" for value in ratios(row).values()]
+        cells += [f"{value:.2f}" for value in ratios(samples).values()]
         lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
     for name, value in results.reference.items():
         lines.append(f"| {name}, no encryption (reference) | {value:.1f} |" + " |" * 8)
@@ -417,7 +436,7 @@ def render(results: Results) -> str:
         "",
         *(
             f"{'met   ' if met else 'MISSED'} {target}: {detail}"
-            for target, (met, detail) in targets(results.rows).items()
+            for target, (met, detail) in targets(results.samples).items()
         ),
         "",
         "; ".join(f"{name} {value}" for name, value in machine().items()),
@@ -427,14 +446,21 @@ def render(results: Results) -> str:
 
 def as_json(results: Results) -> dict[str, Any]:
     return {
-        "unit": "microseconds per token, median of rounds",
+        "unit": "microseconds per token, median of rounds; ratios: median of per-round ratios",
         "settings": asdict(results.settings),
         "machine": machine(),
-        "rows": {name: {**row, **ratios(row)} for name, row in results.rows.items()},
+        "rows": {
+            name: {**medians(samples), **ratios(samples)}
+            for name, samples in results.samples.items()
+        },
+        "fastest_round": {
+            name: {contender: min(values) for contender, values in samples.items()}
+            for name, samples in results.samples.items()
+        },
         "reference": results.reference,
         "cache": results.cache,
         "targets": {name: {"met": met, "detail": detail}
-                    for name, (met, detail) in targets(results.rows).items()},
+                    for name, (met, detail) in targets(results.samples).items()},
     }
 
 

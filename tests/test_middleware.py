@@ -337,6 +337,28 @@ def test_middleware_revocation_store_down_fails_closed_with_503() -> None:
     assert response.json() == {"detail": "Authentication is temporarily unavailable"}
 
 
+def test_middleware_revocation_store_down_fails_open_when_configured(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(revocation=_BrokenStore(), revocation_failure="open")
+    with caplog.at_level(logging.ERROR, logger="jwe_middleware"):
+        response = request(app, "GET", f"{HTTPS}/me", headers=bearer(token()))
+    assert response.status_code == 200
+    assert "failing open" in caplog.text
+
+
+def test_middleware_fail_open_still_refuses_invalid_tokens() -> None:
+    app = make_app(revocation=_BrokenStore(), revocation_failure="open")
+    tampered = token()[:-4] + "AAAA"
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(tampered)).status_code == 401
+
+
+@pytest.mark.parametrize("mode", ["", "Open", "ignore", None])
+def test_middleware_unknown_revocation_failure_mode_refused(mode: Any) -> None:
+    with pytest.raises(ValueError, match="revocation_failure"):
+        JWEMiddleware(make_app(), **decoder_options(), revocation_failure=mode)
+
+
 # --- cache and telemetry -----------------------------------------------------
 
 

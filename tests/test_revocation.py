@@ -13,16 +13,23 @@ from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio
 import redis.exceptions
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from jwe_middleware import JWEMiddleware
 from jwe_middleware._errors import RevocationUnavailable
 from jwe_middleware.revocation import (
     MemoryRevocationStore,
     RedisRevocationStore,
     RevocationStore,
 )
+from tests._helpers import bearer, decoder_options, token
 from tests._redis import RedisServer, free_port, fresh_redis_server, redis_server  # noqa: F401
 
 HOUR = 3600.0
@@ -543,3 +550,38 @@ def test_redis_store_aclose_leaves_given_client_open(redis_server: RedisServer) 
 def test_redis_store_from_url_bad_timeout_raises_value_error(timeout: float) -> None:
     with pytest.raises(ValueError, match="timeout"):
         RedisRevocationStore.from_url("redis://127.0.0.1:6379/0", timeout=timeout)
+
+
+# The middleware's answer when a real Redis goes away
+
+
+def _guarded_app(store: RevocationStore, mode: str) -> Starlette:
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.state.claims["sub"]})
+
+    app = Starlette(routes=[Route("/me", me)])
+    app.add_middleware(
+        JWEMiddleware, **decoder_options(), revocation=store, revocation_failure=mode
+    )
+    return app
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("closed", 503), ("open", 200)])
+def test_middleware_redis_stopped_answers_by_failure_mode(
+    fresh_redis_server: RedisServer, mode: str, expected: int
+) -> None:
+    async def scenario() -> tuple[int, int]:
+        store = RedisRevocationStore.from_url(fresh_redis_server.url, prefix=unique_prefix())
+        transport = httpx.ASGITransport(app=_guarded_app(store, mode))
+        try:
+            base = "https://api.test"
+            async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+                headers = bearer(token())
+                before = (await client.get("/me", headers=headers)).status_code
+                fresh_redis_server.stop()
+                after = (await client.get("/me", headers=headers)).status_code
+                return before, after
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(scenario()) == (200, expected)

@@ -45,10 +45,14 @@ class Authenticator:
         *,
         cache_size: int,
         cache_max_age: float,
+        fail_open: bool = False,
     ) -> None:
         self._decoder = decoder
         self._revocation = revocation
+        self._fail_open = fail_open
         self._refreshing: dict[KeySource, asyncio.Task[None]] = {}
+        # Only sources that can go stale (a remote JWKS) are polled per request.
+        self._stale_aware = tuple(s for s in decoder.key_sources if hasattr(s, "stale"))
         self._cache = TokenCache(max_entries=cache_size, max_age=cache_max_age, clock=decoder.clock)
 
     @property
@@ -56,12 +60,13 @@ class Authenticator:
         return self._cache
 
     async def authenticate(self, token: bytes) -> AuthOutcome:
-        await self._refresh_stale_sources()
-        version = self._key_version()
-        decoded = self._cache.get(token, version)
+        if self._stale_aware:
+            self._refresh_stale_sources()
+        decoded = self._cache.get(token, self._key_version())
         cached = decoded is not None
         if decoded is None:
             decoded = await self._decode(token)
+            # Read again: an unknown kid may have refreshed the keys meanwhile.
             self._cache.put(token, decoded, self._key_version())
         await self._check_revocation(decoded)
         return AuthOutcome(decoded, cached)
@@ -85,7 +90,7 @@ class Authenticator:
         return True
 
     def _key_version(self) -> tuple[object, object]:
-        return self._decoder.decryption_keys, self._decoder.verification_keys
+        return self._decoder.key_snapshot()
 
     async def _decode(self, token: bytes) -> DecodedToken:
         try:
@@ -115,10 +120,10 @@ class Authenticator:
             changed = await source.refresh() or changed
         return changed
 
-    async def _refresh_stale_sources(self) -> None:
+    def _refresh_stale_sources(self) -> None:
         # A stale remote set is refreshed in the background: requests keep
         # using the current keys instead of waiting for the fetch.
-        for source in self._decoder.key_sources:
+        for source in self._stale_aware:
             if getattr(source, "stale", False) and source not in self._refreshing:
                 task = asyncio.create_task(self._refresh_in_background(source))
                 self._refreshing[source] = task
@@ -143,5 +148,12 @@ class Authenticator:
             revoked = await self._revocation.is_revoked(jti)
         except ValueError as exc:
             raise InvalidClaims("the jti is not acceptable", claim="jti") from exc
+        except RevocationUnavailable as exc:
+            if not self._fail_open:
+                raise
+            # The operator chose availability over revocation: the token is
+            # otherwise valid, and the outage is loud in the log.
+            logger.error("revocation store unavailable (%s): failing open", exc.detail)
+            return
         if revoked:
             raise RevokedToken("the token has been revoked")

@@ -34,10 +34,12 @@ class Claims(Mapping[str, Any]):
     for callers that want to change it.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_scopes")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
+        # Read on every request that reaches a route; parsed once.
+        self._scopes = _granted_scopes(self._data)
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]
@@ -58,12 +60,7 @@ class Claims(Mapping[str, Any]):
     @property
     def scopes(self) -> frozenset[str]:
         """Granted scopes, from ``scope`` (space-separated, RFC 8693) or ``scp``."""
-        raw = self._data.get("scope", self._data.get("scp"))
-        if isinstance(raw, str):
-            return frozenset(raw.split())
-        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-            return frozenset(raw)
-        return frozenset()
+        return self._scopes
 
     @property
     def expires_at(self) -> float | None:
@@ -176,3 +173,12 @@ def _is_number(value: Any) -> bool:
         return False
     # NaN and the infinities fail the comparison too.
     return -_MAX_SECONDS < value < _MAX_SECONDS
+
+
+def _granted_scopes(data: Mapping[str, Any]) -> frozenset[str]:
+    raw = data.get("scope", data.get("scp"))
+    if isinstance(raw, str):
+        return frozenset(raw.split())
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return frozenset(raw)
+    return frozenset()

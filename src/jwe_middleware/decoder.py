@@ -126,6 +126,10 @@ class TokenDecoder:
     def verification_keys(self) -> KeyRing | None:
         return self._keys.current()[1]
 
+    def key_snapshot(self) -> tuple[KeyRing, KeyRing | None]:
+        """The decryption and verification rings in force now, read together."""
+        return self._keys.current()
+
     @property
     def key_sources(self) -> tuple[KeySource, ...]:
         """The sources to refresh when a token names an unknown kid."""

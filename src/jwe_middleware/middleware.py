@@ -55,6 +55,7 @@ class JWEMiddleware:
         realm: str = "api",
         revocation: RevocationStore | None = None,
         revoke_exposed_tokens: bool = True,
+        revocation_failure: str = "closed",
         cache_size: int = 10_000,
         cache_max_age: float = 300.0,
         error_body: ErrorBody | None = None,
@@ -72,8 +73,14 @@ class JWEMiddleware:
         self._optional = bool(optional)
         self._rejections = Rejections(realm, error_body)
         self._revoke_exposed = bool(revoke_exposed_tokens) and revocation is not None
+        if revocation_failure not in ("closed", "open"):
+            raise ValueError("revocation_failure must be 'closed' or 'open'")
         self._authenticator = Authenticator(
-            self._decoder, revocation, cache_size=cache_size, cache_max_age=cache_max_age
+            self._decoder,
+            revocation,
+            cache_size=cache_size,
+            cache_max_age=cache_max_age,
+            fail_open=revocation_failure == "open",
         )
         self._on_event = on_event
 
@@ -137,7 +144,8 @@ class JWEMiddleware:
             self._emit(AuthEvent.rejected(exc))
             return self._rejections.unavailable
         attach_claims(scope, outcome.decoded.claims)
-        self._emit(AuthEvent.accepted_token(outcome.decoded, cached=outcome.cached))
+        if self._on_event is not None:
+            self._emit(AuthEvent.accepted_token(outcome.decoded, cached=outcome.cached))
         return None
 
     def _retired_kid(self, error: TokenError) -> str | None:
@@ -188,10 +196,9 @@ class JWEMiddleware:
 
         async def send_with_hsts(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = message.get("headers", ())
                 if not any(name.lower() == header[0] for name, _ in headers):
-                    headers.append(header)
-                message = {**message, "headers": headers}
+                    message = {**message, "headers": [*headers, header]}
             await send(message)
 
         return send_with_hsts
