@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -42,10 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from example_app.devmaterial import write_private, write_self_signed
 
 from jwe_middleware import Key, KeyRing, generate_key
 
@@ -93,47 +88,17 @@ class Load:
 
 
 def write_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, valid for a day."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwe-middleware benchmark")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    """A self-signed certificate for 127.0.0.1, made as the example app makes its own."""
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_private(key_file, key_pem)
+    write_self_signed(cert_file, key_file)
     return cert_file, key_file
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def server_environment(row: Row, directory: Path) -> dict[str, str]:
     env = {**os.environ, _apps.APP_VARIABLE: row.app}
     if row.decryption is not None:
         path = directory / "decryption.jwks.json"
-        _write_private(path, json.dumps(KeyRing([row.decryption]).private_jwks()).encode())
+        write_private(path, json.dumps(KeyRing([row.decryption]).private_jwks()).encode())
         env[_apps.DECRYPTION_VARIABLE] = str(path)
     if row.signing is not None:
         path = directory / "verification.jwks.json"
@@ -220,7 +185,7 @@ def wrk_load(url: str, tokens: Sequence[str], seconds: float, directory: Path) -
     # keeps cold tokens cold.
     script, token_file = directory / "load.lua", directory / "tokens.txt"
     script.write_text(_WRK_SCRIPT.replace("{path}", _apps.PATH))
-    _write_private(token_file, "\n".join(tokens).encode("ascii"))
+    write_private(token_file, "\n".join(tokens).encode("ascii"))
     command = [
         "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "5s",
         "-s", str(script), url + _apps.PATH,

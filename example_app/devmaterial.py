@@ -47,7 +47,7 @@ def ensure_dev_material(directory: Path | None = None) -> DevMaterial:
         signing = _load_or_create(folder / "signing.jwks.json", "ES256", "login-sig-1")
         cert_file, key_file = folder / "tls-cert.pem", folder / "tls-key.pem"
         if not (cert_file.exists() and key_file.exists()):
-            _write_self_signed(cert_file, key_file)
+            write_self_signed(cert_file, key_file)
     return DevMaterial(encryption, signing, cert_file, key_file)
 
 
@@ -55,11 +55,11 @@ def _load_or_create(path: Path, alg: str, kid: str) -> Key:
     if path.exists():
         return next(iter(KeyRing.from_file(path)))
     key = generate_key(alg, kid=kid)
-    _write_private(path, json.dumps(KeyRing([key]).private_jwks(), indent=2).encode())
+    write_private(path, json.dumps(KeyRing([key]).private_jwks(), indent=2).encode())
     return key
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -67,7 +67,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _write_self_signed(cert_file: Path, key_file: Path) -> None:
+def write_self_signed(cert_file: Path, key_file: Path) -> None:
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwe-middleware example")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -89,5 +89,5 @@ def _write_self_signed(cert_file: Path, key_file: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(key_file, key_pem)
+    write_private(key_file, key_pem)
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
