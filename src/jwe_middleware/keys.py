@@ -11,7 +11,6 @@ old one is retired.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,25 +20,27 @@ from typing import Any, Protocol, runtime_checkable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk as jose_jwk
-from jose.utils import base64url_encode
 
 from ._algorithms import KEY_WRAP_BYTES, PUBLIC_KEY_MANAGEMENT
-from ._compact import b64url_decode
-from ._errors import MalformedToken
+from ._key_material import (
+    EC_CURVES,
+    RSA_SIGNATURE,
+    b64,
+    build_oct,
+    check_ec,
+    check_rsa,
+    ec_public_members,
+    rsa_public_members,
+    thumbprint,
+)
 
 __all__ = ["Key", "KeyRing", "KeySource", "generate_key"]
 
-_MIN_RSA_BITS = 2048
-_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _CURVE_CLASSES: dict[str, type[ec.EllipticCurve]] = {
     "P-256": ec.SECP256R1,
     "P-384": ec.SECP384R1,
     "P-521": ec.SECP521R1,
 }
-_RSA_SIGNATURE = frozenset({"RS256", "RS384", "RS512"})
-# A dir key is the content encryption key itself, so its length decides which
-# content algorithm it can serve (RFC 7518 section 4.5).
-_DIR_KEY_BYTES = frozenset({16, 24, 32, 48, 64})
 _REFUSED_KEY_ALGORITHMS = {"RSA1_5": "RSAES-PKCS1-v1_5 is open to padding oracle attacks"}
 
 
@@ -60,7 +61,7 @@ class Key:
         self.kid = kid
         self.alg = alg
         self.kty = kty
-        self.use = "sig" if alg in _EC_CURVES or alg in _RSA_SIGNATURE else "enc"
+        self.use = "sig" if alg in EC_CURVES or alg in RSA_SIGNATURE else "enc"
         self.material = material
         self.jose_key: Any = None if alg == "dir" else jose_jwk.construct(material, alg)
         self._public_jwk = public_jwk
@@ -97,7 +98,7 @@ class Key:
     def private_jwk(self) -> dict[str, Any]:
         """The full JWK, private members included, for writing a key file."""
         if self.is_symmetric:
-            members = {"kty": "oct", "k": _b64(self.material)}
+            members = {"kty": "oct", "k": b64(self.material)}
         else:
             members = {**self.jose_key.to_dict()}
         return {**members, "kid": self.kid, "alg": self.alg, "use": self.use}
@@ -116,7 +117,7 @@ class Key:
         if builder is None:
             raise ValueError(f"unsupported key type {kty!r}")
         material, public = builder(jwk, alg)
-        kid = jwk.get("kid") or _thumbprint(public or {"kty": "oct", "k": jwk["k"]})
+        kid = jwk.get("kid") or thumbprint(public or {"kty": "oct", "k": jwk["k"]})
         if not isinstance(kid, str):
             raise ValueError("'kid' must be a string")
         return cls(kid=kid, alg=alg, kty=str(kty), material=material, public_jwk=public)
@@ -134,40 +135,17 @@ class Key:
     @classmethod
     def _from_object(cls, obj: Any, *, alg: str, kid: str | None) -> Key:
         if isinstance(obj, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-            public = _rsa_public_members(obj)
-            _check_rsa(obj, alg)
+            public = rsa_public_members(obj)
+            check_rsa(obj, alg)
             kty = "RSA"
         elif isinstance(obj, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-            public = _ec_public_members(obj)
-            _check_ec(public["crv"], alg)
+            public = ec_public_members(obj)
+            check_ec(public["crv"], alg)
             kty = "EC"
         else:
             raise ValueError("only RSA and EC keys are supported")
-        kid = kid or _thumbprint(public)
+        kid = kid or thumbprint(public)
         return cls(kid=kid, alg=alg, kty=kty, material=obj, public_jwk=public)
-
-
-def _build_oct(jwk: Mapping[str, Any], alg: str) -> tuple[bytes, None]:
-    encoded = jwk.get("k")
-    if not isinstance(encoded, str):
-        raise ValueError("an oct key needs 'k'")
-    try:
-        secret = b64url_decode(encoded.encode("ascii"))
-    except (UnicodeEncodeError, MalformedToken) as exc:
-        raise ValueError("'k' is not base64url") from exc
-    _check_oct(secret, alg)
-    return secret, None
-
-
-def _check_oct(secret: bytes, alg: str) -> None:
-    if alg == "dir":
-        if len(secret) not in _DIR_KEY_BYTES:
-            raise ValueError("a dir key must be 16, 24, 32, 48 or 64 bytes")
-    elif alg in KEY_WRAP_BYTES:
-        if len(secret) != KEY_WRAP_BYTES[alg]:
-            raise ValueError(f"an {alg} key must be {KEY_WRAP_BYTES[alg]} bytes")
-    else:
-        raise ValueError(f"oct keys serve dir and AES key wrap, not {alg}")
 
 
 def _build_asymmetric(jwk: Mapping[str, Any], alg: str) -> tuple[Any, dict[str, Any]]:
@@ -180,55 +158,7 @@ def _build_asymmetric(jwk: Mapping[str, Any], alg: str) -> tuple[Any, dict[str, 
     return key.material, key._public_jwk or {}
 
 
-_BUILDERS = {"oct": _build_oct, "RSA": _build_asymmetric, "EC": _build_asymmetric}
-
-
-def _check_rsa(obj: rsa.RSAPrivateKey | rsa.RSAPublicKey, alg: str) -> None:
-    if alg not in PUBLIC_KEY_MANAGEMENT | _RSA_SIGNATURE:
-        raise ValueError(f"RSA keys serve RSA-OAEP and RS*, not {alg}")
-    if obj.key_size < _MIN_RSA_BITS:
-        raise ValueError(f"RSA keys must have at least {_MIN_RSA_BITS} bits")
-
-
-def _check_ec(crv: str, alg: str) -> None:
-    if _EC_CURVES.get(alg) != crv:
-        raise ValueError(f"an {crv} key cannot serve {alg}")
-
-
-def _rsa_public_members(obj: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> dict[str, Any]:
-    numbers = obj.public_key().public_numbers() if isinstance(obj, rsa.RSAPrivateKey) else (
-        obj.public_numbers()
-    )
-    return {"kty": "RSA", "n": _b64_int(numbers.n), "e": _b64_int(numbers.e)}
-
-
-def _ec_public_members(
-    obj: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
-) -> dict[str, Any]:
-    public = obj.public_key() if isinstance(obj, ec.EllipticCurvePrivateKey) else obj
-    numbers = public.public_numbers()
-    crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(public.curve.name)
-    if crv is None:
-        raise ValueError(f"unsupported curve {public.curve.name}")
-    size = (public.curve.key_size + 7) // 8
-    return {"kty": "EC", "crv": crv, "x": _b64(numbers.x.to_bytes(size, "big")),
-            "y": _b64(numbers.y.to_bytes(size, "big"))}
-
-
-def _b64(data: bytes) -> str:
-    return str(base64url_encode(data).decode("ascii"))
-
-
-def _b64_int(value: int) -> str:
-    return _b64(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
-
-
-def _thumbprint(members: Mapping[str, Any]) -> str:
-    """The RFC 7638 JWK thumbprint, used as kid when a JWK has none."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "oct": ("k", "kty")}
-    names = required[str(members["kty"])]
-    canonical = json.dumps({name: members[name] for name in names}, separators=(",", ":"))
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
+_BUILDERS = {"oct": build_oct, "RSA": _build_asymmetric, "EC": _build_asymmetric}
 
 
 def generate_key(alg: str, *, kid: str | None = None, rsa_bits: int = 2048) -> Key:
@@ -239,14 +169,14 @@ def generate_key(alg: str, *, kid: str | None = None, rsa_bits: int = 2048) -> K
     kid (a thumbprint of a secret key would put a hash of the secret into
     every token header).
     """
-    if alg in PUBLIC_KEY_MANAGEMENT or alg in _RSA_SIGNATURE:
+    if alg in PUBLIC_KEY_MANAGEMENT or alg in RSA_SIGNATURE:
         obj: Any = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
-    elif alg in _EC_CURVES:
-        obj = ec.generate_private_key(_CURVE_CLASSES[_EC_CURVES[alg]]())
+    elif alg in EC_CURVES:
+        obj = ec.generate_private_key(_CURVE_CLASSES[EC_CURVES[alg]]())
     elif alg == "dir" or alg in KEY_WRAP_BYTES:
         secret = secrets.token_bytes(KEY_WRAP_BYTES.get(alg, 32))
         kid = kid or secrets.token_urlsafe(12)
-        return Key.from_jwk({"kty": "oct", "k": _b64(secret), "alg": alg, "kid": kid})
+        return Key.from_jwk({"kty": "oct", "k": b64(secret), "alg": alg, "kid": kid})
     else:
         raise ValueError(f"cannot generate a key for {alg!r}")
     return Key._from_object(obj, alg=alg, kid=kid)
