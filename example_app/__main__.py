@@ -19,6 +19,10 @@ def main() -> None:
         port=port,
         ssl_certfile=str(material.cert_file),
         ssl_keyfile=str(material.key_file),
+        # uvicorn would otherwise rewrite the scheme from X-Forwarded-Proto
+        # sent from 127.0.0.1 before the middleware sees the request; proxy
+        # trust is the middleware's trusted_proxies decision alone.
+        proxy_headers=False,
         log_level="info",
     )
 

@@ -23,7 +23,13 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from jwe_middleware import JWEMiddleware, KeyRing, TokenIssuer
+from jwe_middleware import (
+    JWEMiddleware,
+    KeyRing,
+    RevocationUnavailable,
+    TokenDecoder,
+    TokenIssuer,
+)
 from jwe_middleware.dependencies import JWEAuth
 from jwe_middleware.revocation import (
     MemoryRevocationStore,
@@ -91,13 +97,17 @@ class User(BaseModel):
 
 CurrentUser = Annotated[User, Depends(auth.user_as(User))]
 
-app = FastAPI(title="jwe-middleware example")
-app.add_middleware(
-    JWEMiddleware,
+decoder = TokenDecoder(
     decryption_keys=KeyRing([material.encryption_key]),
     verification_keys=KeyRing([material.signing_key.public()]),
     issuer=ISSUER,
     audience=AUDIENCE,
+)
+
+app = FastAPI(title="jwe-middleware example")
+app.add_middleware(
+    JWEMiddleware,
+    decoder=decoder,
     revocation=revocation,
     on_event=metrics,
     exempt_paths=[
@@ -139,7 +149,12 @@ def orders(claims: Annotated[Any, Depends(auth.claims)]) -> dict[str, Any]:
 
 @app.post("/logout")
 async def logout(claims: Annotated[Any, Depends(auth.claims)]) -> dict[str, bool]:
-    await revocation.revoke(claims["jti"], claims.expires_at or 0)
+    # Until exp plus the decoder's leeway: the last moment it would accept.
+    until = decoder.accepted_until(claims) or 0
+    try:
+        await revocation.revoke(claims["jti"], until)
+    except RevocationUnavailable as exc:
+        raise HTTPException(503, "Logout is temporarily unavailable") from exc
     return {"revoked": True}
 
 

@@ -4,6 +4,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -212,10 +213,10 @@ def test_inspect_without_keys_prints_header_only(token: str) -> None:
     assert "claim" not in result.stdout
 
 
-def test_inspect_expired_token_invalid_with_reason(keys: Keys) -> None:
-    expired = issue(keys, "--claims", '{"exp": 1000000000}')
+def test_inspect_expired_token_invalid_with_reason(keys: Keys, token: str) -> None:
+    later = f"{time.time() + 7200:.0f}"
 
-    result = inspect_with_keys(keys, expired)
+    result = inspect_with_keys(keys, token, "--at", later)
 
     assert result.returncode == 1
     assert "invalid: expired" in result.stdout
@@ -364,3 +365,20 @@ def test_inspect_verification_keys_alone_usage_error(keys: Keys, token: str) -> 
     result = cli("inspect", token, "--verification-keys", keys.issuer_public)
 
     assert_usage_error(result)
+
+
+def test_inspect_at_a_moment_before_the_token_existed_is_immature(keys: Keys, token: str) -> None:
+    result = inspect_with_keys(keys, token, "--at", f"{time.time() - 7200:.0f}")
+
+    assert result.returncode == 1
+    assert "invalid: not_yet_valid" in result.stdout
+
+
+def test_issue_claims_naming_exp_refused_with_usage_error(keys: Keys) -> None:
+    result = cli(
+        "issue", "--encryption-key", keys.service_public, "--signing-key", keys.issuer,
+        "--claims", '{"exp": 1000000000}',
+    )
+
+    assert result.returncode == 2
+    assert "exp" in result.stderr and "Traceback" not in result.stderr

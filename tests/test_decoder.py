@@ -239,3 +239,10 @@ def test_decoder_bad_new_key_set_ignored_and_last_good_kept(
 def test_decoder_bad_first_key_set_fails_at_construction() -> None:
     with pytest.raises(ValueError):
         TokenDecoder(decryption_keys=_SwappableSource(KeyRing([keys()["sig"]])))
+
+
+def test_decoder_accepted_until_is_exp_plus_leeway() -> None:
+    lenient = TokenDecoder(decryption_keys=KeyRing([keys()["dir"]]), leeway=45)
+    assert lenient.accepted_until({"exp": 1000}) == 1045
+    assert lenient.accepted_until({"sub": "no exp"}) is None
+    assert lenient.accepted_until({"exp": "1000"}) is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
 import pytest
 
+from jwe_middleware import RevocationUnavailable
 from tests._helpers import bearer, request
 
 example = pytest.importorskip("example_app.main")
@@ -93,6 +95,26 @@ def test_example_logout_revokes_token() -> None:
     assert request(example.app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
 
 
+def test_example_logout_lasts_through_the_leeway() -> None:
+    value = login("alice", "alice-demo")
+    assert request(example.app, "POST", f"{HTTPS}/logout", headers=bearer(value)).status_code == 200
+    claims = example.decoder.decode(value)
+    assert example.decoder.accepted_until(claims) == claims["exp"] + example.decoder.rules.leeway
+    assert asyncio.run(example.revocation.is_revoked(claims["jti"]))
+
+
+def test_example_logout_store_failure_is_503_not_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = login("alice", "alice-demo")
+
+    async def down(jti: str, until: float) -> None:
+        raise RevocationUnavailable("redis revoke failed: ConnectionError")
+
+    monkeypatch.setattr(example.revocation, "revoke", down)
+    response = request(example.app, "POST", f"{HTTPS}/logout", headers=bearer(value))
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Logout is temporarily unavailable"}
+
+
 def test_example_openapi_password_flow_points_at_token() -> None:
     schema = request(example.app, "GET", f"{HTTPS}/openapi.json").json()
     flow = schema["components"]["securitySchemes"]["JWE"]["flows"]["password"]
@@ -103,3 +125,19 @@ def test_example_metrics_count_rejections() -> None:
     request(example.app, "GET", f"{HTTPS}/me", headers=bearer("a.b.c.d.e"))
     text = request(example.app, "GET", f"{HTTPS}/metrics").text
     assert 'jwe_tokens_rejected_total{reason="' in text
+
+
+def test_example_server_leaves_proxy_trust_to_the_middleware(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # uvicorn's own proxy-header handling would rewrite the scheme from a
+    # header sent from 127.0.0.1 before the middleware could judge it.
+    import example_app.__main__ as entry
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    entry.main()
+    assert seen["proxy_headers"] is False
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8443
+    assert seen["ssl_certfile"] and seen["ssl_keyfile"]

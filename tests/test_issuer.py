@@ -71,3 +71,23 @@ def test_issuer_dir_key_must_fit_content_algorithm() -> None:
         TokenIssuer(
             encryption_key=generate_key("dir"), signing_key=None, content_algorithm="A128GCM"
         )
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf", "exp", "iss", "aud"])
+def test_issuer_claims_it_sets_cannot_be_overridden(claim: str) -> None:
+    with pytest.raises(ValueError, match=claim):
+        issuer().issue({"sub": "a", claim: 1})
+
+
+def test_issuer_iss_and_aud_free_when_not_configured() -> None:
+    key = generate_key("A256KW", kid="w")
+    minted = TokenIssuer(encryption_key=key, signing_key=None, clock=frozen_clock)
+    ring = KeyRing([key])
+    claims = TokenDecoder(decryption_keys=ring, issuer="me", clock=frozen_clock).decode(
+        minted.issue({"iss": "me"})
+    )
+    assert claims["iss"] == "me"
+
+
+def test_issuer_caller_may_choose_the_jti() -> None:
+    assert decoder().decode(issuer().issue({"sub": "a", "jti": "order-42"}))["jti"] == "order-42"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,11 @@ def test_key_ring_is_a_key_source() -> None:
 def test_symmetric_key_has_no_public_form() -> None:
     with pytest.raises(ValueError):
         generate_key("dir").public_jwk()
+
+
+def test_key_oct_jwk_without_kid_refused() -> None:
+    # A thumbprint kid would put a hash of the secret into every header.
+    secret = base64.urlsafe_b64encode(bytes(range(32))).rstrip(b"=").decode()
+    with pytest.raises(ValueError, match="kid"):
+        Key.from_jwk({"kty": "oct", "k": secret, "alg": "A256KW"})
+

@@ -130,10 +130,61 @@ def test_middleware_forwarded_proto_believed_only_from_trusted_proxy(
     assert response.status_code == status
 
 
-def test_middleware_insecure_path_served_over_http_only_when_also_exempt() -> None:
-    app = make_app(exempt_paths=["/health"], insecure_paths=["/health", "/me"])
+def test_middleware_insecure_path_served_over_http_when_exempt() -> None:
+    app = make_app(exempt_paths=["/health", "/public/*"], insecure_paths=["/health"])
     assert request(app, "GET", f"{HTTP}/health").status_code == 200
+    assert request(app, "GET", f"{HTTP}/public/x").status_code == 403
     assert request(app, "GET", f"{HTTP}/me", headers=bearer(token())).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("exempt", "insecure"),
+    [(["/health"], ["/health", "/me"]), (["/health"], ["/health/*"]), ([], ["/*"])],
+)
+def test_middleware_insecure_path_not_exempt_refused_at_start_up(
+    exempt: list[str], insecure: list[str]
+) -> None:
+    with pytest.raises(ValueError, match="exempt_paths"):
+        JWEMiddleware(health, **decoder_options(), exempt_paths=exempt, insecure_paths=insecure)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/me", [("authorization", "Bearer {t}"), ("cookie", "session={t}")]),
+        ("/me", [("authorization", "Bearer {t} trailing")]),
+        ("/health", [("authorization", "Bearer {t}")]),
+    ],
+    ids=["two-tokens", "malformed-header", "insecure-exempt-path"],
+)
+def test_middleware_plain_http_exposure_logged_for_every_token_shape(
+    path: str, headers: list[tuple[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    value = token()
+    app = make_app(cookie_name="session", exempt_paths=["/health"], insecure_paths=["/health"])
+    sent = [(name, header.format(t=value)) for name, header in headers]
+    with caplog.at_level(logging.INFO, logger="jwe_middleware"):
+        request(app, "GET", f"{HTTP}{path}", headers=sent)
+    assert "plain HTTP" in caplog.text
+    assert value not in caplog.text and value[:40] not in caplog.text
+
+
+def test_middleware_token_sent_to_insecure_path_is_revoked() -> None:
+    store = MemoryRevocationStore(clock=lambda: NOW)
+    app = make_app(revocation=store, exempt_paths=["/health"], insecure_paths=["/health"])
+    value = token()
+    assert request(app, "GET", f"{HTTP}/health", headers=bearer(value)).status_code == 200
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
+
+
+def test_middleware_both_tokens_of_a_plain_http_request_are_revoked() -> None:
+    store = MemoryRevocationStore(clock=lambda: NOW)
+    app = make_app(revocation=store, cookie_name="session")
+    first, second = token(), token()
+    headers = [("authorization", f"Bearer {first}"), ("cookie", f"session={second}")]
+    assert request(app, "GET", f"{HTTP}/me", headers=headers).status_code == 403
+    for value in (first, second):
+        assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
 
 
 def test_middleware_hsts_can_be_disabled() -> None:
@@ -329,12 +380,43 @@ class _BrokenStore:
         raise RevocationUnavailable("down")
 
 
-def test_middleware_revocation_store_down_fails_closed_with_503() -> None:
-    response = request(
-        make_app(revocation=_BrokenStore()), "GET", f"{HTTPS}/me", headers=bearer(token())
-    )
+class _FaultyStore:
+    """A store failing in a way it did not foresee, not as an outage."""
+
+    async def revoke(self, jti: str, until: float) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    async def is_revoked(self, jti: str) -> bool:
+        raise RuntimeError("Event loop is closed")
+
+
+@pytest.mark.parametrize("store", [_BrokenStore(), _FaultyStore()], ids=["outage", "fault"])
+def test_middleware_revocation_store_down_fails_closed_with_503(
+    store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="jwe_middleware"):
+        app = make_app(revocation=store)
+        response = request(app, "GET", f"{HTTPS}/me", headers=bearer(token()))
     assert response.status_code == 503
     assert response.json() == {"detail": "Authentication is temporarily unavailable"}
+    assert "failing closed" in caplog.text
+    assert "reason=revocation_unavailable method=GET path='/me'" in caplog.text
+
+
+def test_middleware_faulty_store_on_plain_http_still_refuses_with_403() -> None:
+    app = make_app(revocation=_FaultyStore())
+    assert request(app, "GET", f"{HTTP}/me", headers=bearer(token())).status_code == 403
+
+
+def test_middleware_exposed_token_stays_revoked_through_the_leeway() -> None:
+    now = [NOW]
+    store = MemoryRevocationStore(clock=lambda: now[0])
+    app = make_app(revocation=store, clock=lambda: now[0], cache_size=0)
+    value = token(lifetime=60)
+    assert request(app, "GET", f"{HTTP}/me", headers=bearer(value)).status_code == 403
+    # Past exp but inside the 30 s leeway the decoder would still accept it.
+    now[0] = NOW + 60 + 15
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
 
 
 def test_middleware_revocation_store_down_fails_open_when_configured(
@@ -360,6 +442,21 @@ def test_middleware_unknown_revocation_failure_mode_refused(mode: Any) -> None:
 
 
 # --- cache and telemetry -----------------------------------------------------
+
+
+def test_middleware_refusals_before_decoding_are_counted() -> None:
+    metrics = TokenMetrics()
+    app = make_app(on_event=metrics)
+    request(app, "GET", f"{HTTPS}/me")
+    request(app, "GET", f"{HTTP}/me")
+    request(app, "GET", f"{HTTPS}/me", headers={"Authorization": "Bearer a b"})
+    request(app, "GET", f"{HTTPS}/me", headers=bearer("a.b.c.d.e"))
+    assert metrics.snapshot()["rejected"] == {
+        "missing_token": 1,
+        "insecure_transport": 1,
+        "invalid_request": 1,
+        "malformed": 1,
+    }
 
 
 def test_middleware_reused_token_served_from_cache() -> None:

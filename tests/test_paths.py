@@ -128,6 +128,34 @@ def test_repr_patterns_listed() -> None:
     assert repr(PathMatcher(["/health", "/static/*"])) == "PathMatcher(['/health', '/static/*'])"
 
 
+@pytest.mark.parametrize(
+    ("patterns", "pattern", "covered"),
+    [
+        (["/health"], "/health", True),
+        (["/health"], "/healthz", False),
+        (["/static/*"], "/static/app.js", True),
+        (["/static/*"], "/static/img/*", True),
+        (["/static/*"], "/static/*", True),
+        (["/static/img/*"], "/static/*", False),
+        (["/static/", "/health"], "/static/*", False),
+        (["/*"], "/anything/*", True),
+        ([], "/health", False),
+    ],
+)
+def test_covers_only_when_every_matched_path_is_matched(
+    patterns: list[str], pattern: str, covered: bool
+) -> None:
+    assert PathMatcher(patterns).covers(pattern) is covered
+
+
+@given(pattern=st.sampled_from(["/static/*", "/static/img/*", "/health", "/a/*"]), rest=st.text())
+def test_covers_implies_matches_for_every_path_below(pattern: str, rest: str) -> None:
+    matcher = PathMatcher(["/static/*", "/health"])
+    path = pattern[:-1] + rest if pattern.endswith("/*") else pattern
+    if matcher.covers(pattern):
+        assert matcher.matches(path)
+
+
 # -- properties ------------------------------------------------------------------
 
 

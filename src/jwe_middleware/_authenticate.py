@@ -79,12 +79,14 @@ class Authenticator:
             decoded = await self._decode(token)
         except TokenError:
             return False
-        jti, until = decoded.claims.get("jti"), decoded.claims.expires_at
+        jti, until = decoded.claims.get("jti"), self._decoder.accepted_until(decoded.claims)
         if not isinstance(jti, str) or until is None:
             return False
         try:
             await self._revocation.revoke(jti, until)
-        except (RevocationUnavailable, ValueError) as exc:
+        except Exception as exc:
+            # Whatever the store raised, the request is refused already; the
+            # failure to revoke is for the operator to see.
             logger.error("could not revoke an exposed token: %s", type(exc).__name__)
             return False
         return True
@@ -117,7 +119,7 @@ class Authenticator:
     async def _refresh_sources(self) -> bool:
         changed = False
         for source in self._decoder.key_sources:
-            changed = await source.refresh() or changed
+            changed = await _refresh_quietly(source) or changed
         return changed
 
     def _refresh_stale_sources(self) -> None:
@@ -130,9 +132,7 @@ class Authenticator:
 
     async def _refresh_in_background(self, source: KeySource) -> None:
         try:
-            await source.refresh()
-        except Exception as exc:
-            logger.warning("background key refresh failed: %s", type(exc).__name__)
+            await _refresh_quietly(source)
         finally:
             self._refreshing.pop(source, None)
 
@@ -145,9 +145,7 @@ class Authenticator:
             # revocation is in force.
             raise MissingClaim("revocation is configured but the token has no jti", claim="jti")
         try:
-            revoked = await self._revocation.is_revoked(jti)
-        except ValueError as exc:
-            raise InvalidClaims("the jti is not acceptable", claim="jti") from exc
+            revoked = await _ask_store(self._revocation, jti)
         except RevocationUnavailable as exc:
             if not self._fail_open:
                 raise
@@ -157,3 +155,27 @@ class Authenticator:
             return
         if revoked:
             raise RevokedToken("the token has been revoked")
+
+
+async def _refresh_quietly(source: KeySource) -> bool:
+    # A source that fails to refresh keeps its last good keys; its failure
+    # must not turn the request that asked into a 500.
+    try:
+        return await source.refresh()
+    except Exception as exc:
+        logger.warning("key refresh failed: %s", type(exc).__name__)
+        return False
+
+
+async def _ask_store(store: RevocationStore, jti: str) -> bool:
+    try:
+        return bool(await store.is_revoked(jti))
+    except ValueError as exc:
+        raise InvalidClaims("the jti is not acceptable", claim="jti") from exc
+    except RevocationUnavailable:
+        raise
+    except Exception as exc:
+        # A store that fails in a way it did not foresee (a client bound
+        # to a closed event loop, say) cannot answer either: fail closed
+        # through the same path as an outage, never a 500.
+        raise RevocationUnavailable(f"store raised {type(exc).__name__}") from exc

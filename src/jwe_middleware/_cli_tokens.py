@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ._cli_io import EXIT_INVALID, EXIT_OK, CommandError, json_reason, load_ring, read_text
@@ -39,9 +41,10 @@ def issue_command(args: argparse.Namespace) -> int:
             audience=_audience(args.audience),
             lifetime=args.lifetime,
         )
+        token = issuer.issue(claims)
     except (ValueError, TypeError) as exc:
         raise CommandError(str(exc)) from exc
-    print(issuer.issue(claims))
+    print(token)
     return EXIT_OK
 
 
@@ -124,9 +127,14 @@ def _decoder(args: argparse.Namespace) -> TokenDecoder:
             verification_keys=verification,
             issuer=args.issuer,
             audience=_audience(args.audience),
+            clock=time.time if args.at is None else _fixed_clock(args.at),
         )
     except (ValueError, TypeError) as exc:
         raise CommandError(str(exc)) from exc
+
+
+def _fixed_clock(moment: float) -> Callable[[], float]:
+    return lambda: moment
 
 
 def _opens_rsa_oaep(key: Key) -> bool:

@@ -34,26 +34,38 @@ class TokenExtractor:
 
     def extract(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
         """Return the token, ``None`` when there is none, or raise."""
-        found: list[bytes] = []
-        for name, value in headers:
-            if name == b"authorization":
-                found.extend(_bearer_token(value))
-            elif name == b"cookie" and self._cookie is not None:
-                found.extend(_cookie_values(value, self._cookie))
+        found, malformed = self._collect(headers)
+        if malformed:
+            raise AmbiguousCredentials("malformed bearer credentials")
         if len(found) > 1:
             raise AmbiguousCredentials("more than one token in the request")
         return found[0] if found else None
 
+    def candidates(self, headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+        """Every non-empty credential the request offers, well-formed or not."""
+        found, _ = self._collect(headers)
+        return [token for token in found if token]
 
-def _bearer_token(value: bytes) -> list[bytes]:
+    def _collect(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[list[bytes], bool]:
+        found: list[bytes] = []
+        malformed = False
+        for name, value in headers:
+            if name == b"authorization":
+                token = _bearer_credentials(value)
+                if token is not None:
+                    found.append(token)
+                    malformed = malformed or not _is_b64token(token)
+            elif name == b"cookie" and self._cookie is not None:
+                found.extend(_cookie_values(value, self._cookie))
+        return found, malformed
+
+
+def _bearer_credentials(value: bytes) -> bytes | None:
     scheme, _, credentials = value.strip(b" \t").partition(b" ")
     if scheme.lower() != _BEARER:
         # Another scheme (Basic, say) is not ours to judge: no bearer token.
-        return []
-    token = credentials.lstrip(b" ")
-    if not token or not _is_b64token(token):
-        raise AmbiguousCredentials("malformed bearer credentials")
-    return [token]
+        return None
+    return credentials.lstrip(b" ")
 
 
 def _is_b64token(token: bytes) -> bool:

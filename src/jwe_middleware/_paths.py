@@ -8,7 +8,7 @@ path that merely contains an exempt path must never become public.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 __all__ = ["PathMatcher"]
 
@@ -40,6 +40,15 @@ class PathMatcher:
         means the token is required (fail closed).
         """
         return path in self._exact or path.startswith(self._prefixes)
+
+    def covers(self, pattern: str) -> bool:
+        """True when every path that ``pattern`` matches is matched here too."""
+        if _is_prefix(pattern):
+            return pattern[:-1].startswith(self._prefixes)
+        return self.matches(pattern)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._patterns)
 
     def __bool__(self) -> bool:
         return bool(self._patterns)

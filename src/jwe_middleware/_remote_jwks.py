@@ -66,9 +66,9 @@ class RemoteJWKS:
         check_seconds("max_age", max_age)
         check_seconds("refresh_cooldown", refresh_cooldown, allow_zero=True)
         check_seconds("timeout", timeout)
-        self._verify = _tls_verification(verify, client)
         if client is None:
             _require_httpx()
+        self._verify = _tls_verification(verify, client)
         self._client = client
         self._max_age, self._cooldown, self._timeout = max_age, refresh_cooldown, timeout
         self._clock = clock
@@ -144,6 +144,11 @@ class RemoteJWKS:
         except (httpx.HTTPError, _FetchFailed, asyncio.TimeoutError, *LOAD_ERRORS) as exc:
             warn_kept(_loggable(self._url), exc, self._ring)
             return _Attempt(False, exc)
+        except Exception as exc:
+            # Unforeseen (a caller's client closed under us, say): still an
+            # outage, and the last good ring stays in use.
+            warn_kept(_loggable(self._url), exc, self._ring)
+            return _Attempt(False, exc)
         return _Attempt(self._adopt(ring, fingerprint), None)
 
     def _adopt(self, ring: KeyRing, fingerprint: frozenset[str]) -> bool:
@@ -161,7 +166,8 @@ class RemoteJWKS:
 
         # A client per fetch: fetches are minutes apart, and a client tied
         # to no event loop leaves the source usable from any loop.
-        async with httpx.AsyncClient(verify=self._verify) as client:
+        verify = True if self._verify is None else self._verify
+        async with httpx.AsyncClient(verify=verify) as client:
             return await self._get(client)
 
     async def _get(self, client: httpx.AsyncClient) -> bytes:
@@ -206,11 +212,17 @@ def _https_url(url: str) -> str:
 
 def _tls_verification(
     verify: str | bool | ssl.SSLContext, client: httpx.AsyncClient | None
-) -> bool | ssl.SSLContext:
-    if client is not None and verify is not True:
-        raise ValueError("verify applies to the client RemoteJWKS makes; configure yours")
+) -> ssl.SSLContext | None:
+    if client is not None:
+        if verify is not True:
+            raise ValueError("verify applies to the client RemoteJWKS makes; configure yours")
+        return None
     if verify is True:
-        return True
+        import httpx
+
+        # One context for every fetch: loading the CA bundle takes tens of
+        # milliseconds, which a client per fetch would spend on the event loop.
+        return httpx.create_ssl_context()
     if isinstance(verify, str):
         # Built now, so a wrong CA path fails at start-up, not at a fetch.
         if Path(verify).is_dir():

@@ -111,6 +111,10 @@ def _add_inspect(commands: _Commands) -> None:
     inspect.add_argument(
         "--reveal", action="store_true", help="print claim values, not only their names"
     )
+    inspect.add_argument(
+        "--at", type=_positive_seconds, metavar="EPOCH_SECONDS",
+        help="check the times as of this moment instead of now",
+    )
     _add_claim_rules(inspect)
     inspect.set_defaults(command=inspect_command)
 

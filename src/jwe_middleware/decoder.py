@@ -143,6 +143,16 @@ class TokenDecoder:
     def rules(self) -> ClaimRules:
         return self._rules
 
+    def accepted_until(self, claims: Mapping[str, Any]) -> float | None:
+        """The last moment this decoder accepts a token with these claims.
+
+        That is ``exp`` plus the leeway, or ``None`` without a numeric ``exp``.
+        A revocation must last this long, not merely until ``exp``: within the
+        leeway an expired token is still accepted.
+        """
+        expires_at = claims.expires_at if isinstance(claims, Claims) else Claims(claims).expires_at
+        return None if expires_at is None else expires_at + self._rules.leeway
+
     def is_retired_kid(self, kid: str | None) -> bool:
         """Whether ``kid`` named a decryption key that has since left the ring."""
         return self._keys.is_retired(kid)

@@ -21,14 +21,19 @@ from .keys import Key
 
 __all__ = ["TokenIssuer"]
 
-_MANAGED_CLAIMS = ("iat", "nbf", "exp", "jti")
+# Times the issuer sets itself, from its clock and ``lifetime``: a caller who
+# could pass its own ``exp`` could mint a token that outlives every policy.
+_TIME_CLAIMS = frozenset({"iat", "nbf", "exp"})
 
 
 class TokenIssuer:
     """Mint tokens for one recipient key, signed by one signing key.
 
     ``signing_key`` may be ``None`` for unsigned (encrypt-only) tokens, which
-    only makes sense with a symmetric ``encryption_key``.
+    only makes sense with a symmetric ``encryption_key``. The issuer sets
+    ``iat``, ``nbf`` and ``exp`` itself, and ``iss`` and ``aud`` when they are
+    configured; claims naming them are refused. A caller may choose the
+    ``jti``, which is otherwise 128 random bits.
     """
 
     def __init__(
@@ -41,7 +46,6 @@ class TokenIssuer:
         audience: str | Iterable[str] | None = None,
         lifetime: float = 900.0,
         not_before_offset: float = 0.0,
-        token_type: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(encryption_key, Key) or encryption_key.use != "enc":
@@ -62,7 +66,6 @@ class TokenIssuer:
         self._base_claims = _base_claims(issuer, audience)
         self._lifetime = float(lifetime)
         self._nbf_offset = float(not_before_offset)
-        self._token_type = token_type
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -82,6 +85,9 @@ class TokenIssuer:
         return self._encrypt(plaintext, nested=self._signing_key is not None)
 
     def _payload(self, claims: Mapping[str, Any], lifetime: float | None) -> dict[str, Any]:
+        overridden = (_TIME_CLAIMS | self._base_claims.keys()) & claims.keys()
+        if overridden:
+            raise ValueError(f"the issuer sets {', '.join(sorted(overridden))} itself")
         now = int(self._clock())
         span = self._lifetime if lifetime is None else float(lifetime)
         managed = {

@@ -117,7 +117,14 @@ class Key:
         if builder is None:
             raise ValueError(f"unsupported key type {kty!r}")
         material, public = builder(jwk, alg)
-        kid = jwk.get("kid") or thumbprint(public or {"kty": "oct", "k": jwk["k"]})
+        kid = jwk.get("kid")
+        if not kid:
+            if public is None:
+                # The thumbprint of a secret key is a hash of the secret, and
+                # the kid travels in every token header: a weak secret could
+                # then be guessed offline. A secret names its kid itself.
+                raise ValueError("a symmetric (oct) JWK must carry its own 'kid'")
+            kid = thumbprint(public)
         if not isinstance(kid, str):
             raise ValueError("'kid' must be a string")
         return cls(kid=kid, alg=alg, kty=str(kty), material=material, public_jwk=public)

@@ -65,9 +65,7 @@ class JWEMiddleware:
         self.app = app
         self._decoder = _build_decoder(decoder, decoder_options)
         self._exempt = PathMatcher(exempt_paths)
-        # Paths served over plain HTTP too (a load balancer's probe) must
-        # also be exempt from tokens: no token may cross in clear.
-        self._insecure_ok = PathMatcher(insecure_paths)
+        self._insecure_ok = _insecure_matcher(insecure_paths, self._exempt)
         self._transport = TransportPolicy(trusted_proxies=trusted_proxies, hsts=hsts)
         self._extractor = TokenExtractor(cookie_name=cookie_name)
         self._optional = bool(optional)
@@ -105,10 +103,10 @@ class JWEMiddleware:
         await self._authenticate(scope, receive, send)
 
     async def _plain_transport(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        if self._insecure_ok.matches(path) and self._exempt.matches(path):
+        await self._report_exposure(scope)
+        if self._insecure_ok.matches(path):
             await self.app(scope, receive, send)
             return
-        await self._report_exposure(scope)
         await self._refuse(self._rejections.insecure, "insecure_transport", scope, receive, send)
 
     async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,6 +139,7 @@ class JWEMiddleware:
             return self._rejections.invalid
         except RevocationUnavailable as exc:
             logger.error("revocation store unavailable (%s): failing closed", exc.detail)
+            self._log_rejection(exc.code, scope)
             self._emit(AuthEvent.rejected(exc))
             return self._rejections.unavailable
         attach_claims(scope, outcome.decoded.claims)
@@ -153,15 +152,16 @@ class JWEMiddleware:
         return kid if self._decoder.is_retired_kid(kid) else None
 
     async def _report_exposure(self, scope: Scope) -> None:
-        try:
-            token = self._extractor.extract(scope["headers"])
-        except AmbiguousCredentials:
-            token = None
-        if token is None:
+        tokens = self._extractor.candidates(scope["headers"])
+        if not tokens:
             return
         # RFC 6750 section 5.3: the token crossed the network in clear and
-        # must be treated as stolen. Revoking it stops its replay over TLS.
-        revoked = self._revoke_exposed and await self._authenticator.revoke_exposed(token)
+        # must be treated as stolen. Revoking it stops its replay over TLS;
+        # with two credentials in the request, both are treated as exposed.
+        revoked = False
+        if self._revoke_exposed:
+            for token in tokens:
+                revoked = await self._authenticator.revoke_exposed(token) or revoked
         logger.warning(
             "bearer token sent over plain HTTP: method=%s path=%r client=%s revoked=%s",
             scope.get("method", "WS"), scope["path"], self._transport.client_address(scope),
@@ -172,6 +172,8 @@ class JWEMiddleware:
         self, rejection: Rejection, code: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         self._log_rejection(code, scope)
+        if self._on_event is not None:
+            self._emit(AuthEvent(accepted=False, reason=code))
         await rejection.send(scope["type"], receive, send)
 
     def _log_rejection(self, code: str, scope: Scope) -> None:
@@ -202,6 +204,16 @@ class JWEMiddleware:
             await send(message)
 
         return send_with_hsts
+
+
+def _insecure_matcher(patterns: Iterable[str], exempt: PathMatcher) -> PathMatcher:
+    # A path served over plain HTTP (a load balancer's probe) must also be
+    # exempt from tokens: no token may be asked to cross in clear.
+    matcher = PathMatcher(patterns)
+    for pattern in matcher:
+        if not exempt.covers(pattern):
+            raise ValueError(f"insecure path {pattern!r} must also be in exempt_paths")
+    return matcher
 
 
 def _build_decoder(decoder: TokenDecoder | None, options: dict[str, Any]) -> TokenDecoder:

@@ -43,8 +43,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 class RevocationStore(Protocol):
     """Where revoked token ids are kept until the tokens would expire.
 
-    ``until`` is the unix time at which the token expires anyway (its ``exp``);
-    an entry is forgotten after it. Revoking with an ``until`` already past
+    ``until`` is the unix time after which the token is refused anyway: its
+    ``exp`` plus the decoder's leeway (``TokenDecoder.accepted_until``); an
+    entry is forgotten after it. Revoking with an ``until`` already past
     does nothing. Both methods raise ``ValueError`` for a jti that is not a
     non-empty string of at most 256 characters without control characters.
     A store that cannot answer raises ``RevocationUnavailable``: the caller

@@ -1,0 +1,188 @@
+"""The middleware with verification keys from a real HTTPS JWKS endpoint.
+
+The endpoint is uvicorn over TLS on 127.0.0.1 (``tests._jwks``); every
+request goes through the whole ASGI app, so these tests show what the
+source tests alone cannot: requests never cause fetches, a rotated signing
+key is picked up by the request that first names it, and a flood of unknown
+kids costs one fetch per cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from jwe_middleware import JWEMiddleware, Key, KeyRing, TokenIssuer, TokenMetrics, generate_key
+from jwe_middleware.sources import RemoteJWKS
+
+from ._jwks import JWKSEndpoint, serve_https
+from ._tls import TLSFiles, make_tls_files
+
+COOLDOWN = 30.0
+MAX_AGE = 300.0
+REQUESTS = 20
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def server(tls: TLSFiles) -> Iterator[tuple[JWKSEndpoint, str]]:
+    endpoint = JWKSEndpoint()
+    app = Starlette(routes=[Route("/jwks.json", endpoint.handle)])
+    with serve_https(app, tls) as base_url:
+        yield endpoint, f"{base_url}/jwks.json"
+
+
+@pytest.fixture
+def endpoint(server: tuple[JWKSEndpoint, str]) -> Iterator[JWKSEndpoint]:
+    server[0].reset()
+    yield server[0]
+    server[0].reset()
+
+
+@pytest.fixture(scope="module")
+def secret() -> Key:
+    return generate_key("dir", kid="dir-1")
+
+
+async def whoami(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.state.claims["sub"]})
+
+
+class Service:
+    """The app under test, its key source, and a client in the same event loop."""
+
+    def __init__(self, source: RemoteJWKS, secret: Key) -> None:
+        self.metrics = TokenMetrics()
+        app = Starlette(routes=[Route("/me", whoami)])
+        app.add_middleware(
+            JWEMiddleware,
+            decryption_keys=KeyRing([secret]),
+            verification_keys=source,
+            on_event=self.metrics,
+        )
+        transport = httpx.ASGITransport(app=app)
+        self.client = httpx.AsyncClient(transport=transport, base_url="https://api.test")
+        self.secret = secret
+
+    def token(self, signer: Key, sub: str) -> str:
+        issuer = TokenIssuer(encryption_key=self.secret, signing_key=signer)
+        return issuer.issue({"sub": sub})
+
+    async def statuses(self, signer: Key, count: int = REQUESTS) -> list[int]:
+        # Distinct tokens: the cache cannot hide a fetch.
+        tokens = [self.token(signer, f"user-{index}") for index in range(count)]
+        answers = [await self.client.get("/me", headers=_bearer(t)) for t in tokens]
+        return [answer.status_code for answer in answers]
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _source(url: str, tls: TLSFiles, clock: FakeClock) -> RemoteJWKS:
+    return RemoteJWKS(
+        url, max_age=MAX_AGE, refresh_cooldown=COOLDOWN, verify=tls.client_context(), clock=clock
+    )
+
+
+def _run(scenario: Any) -> None:
+    asyncio.run(scenario())
+
+
+def test_requests_never_fetch_the_jwks(
+    endpoint: JWKSEndpoint, server: tuple[JWKSEndpoint, str], tls: TLSFiles, secret: Key
+) -> None:
+    signer = generate_key("ES256", kid="sig-a")
+    endpoint.publish(signer)
+
+    async def scenario() -> None:
+        service = Service(await _source(server[1], tls, FakeClock()).load(), secret)
+        assert await service.statuses(signer) == [200] * REQUESTS
+        assert endpoint.hits == 1
+
+    _run(scenario)
+
+
+def test_rotated_signing_key_accepted_after_one_fetch(
+    endpoint: JWKSEndpoint, server: tuple[JWKSEndpoint, str], tls: TLSFiles, secret: Key
+) -> None:
+    old, new = generate_key("ES256", kid="sig-old"), generate_key("ES256", kid="sig-new")
+    endpoint.publish(old)
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        service = Service(await _source(server[1], tls, clock).load(), secret)
+        assert await service.statuses(old, 1) == [200]
+
+        endpoint.publish(old, new)
+        clock.now += COOLDOWN
+        assert await service.statuses(new) == [200] * REQUESTS
+        assert endpoint.hits == 2
+        assert await service.statuses(old, 1) == [200]
+
+    _run(scenario)
+
+
+def test_unknown_kid_flood_costs_one_fetch_per_cooldown(
+    endpoint: JWKSEndpoint, server: tuple[JWKSEndpoint, str], tls: TLSFiles, secret: Key
+) -> None:
+    published, stranger = generate_key("ES256", kid="sig-a"), generate_key("ES256", kid="ghost")
+    endpoint.publish(published)
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        service = Service(await _source(server[1], tls, clock).load(), secret)
+        clock.now += COOLDOWN
+        assert await service.statuses(stranger) == [401] * REQUESTS
+        assert endpoint.hits == 2
+        assert service.metrics.snapshot()["rejected"] == {"unknown_key": REQUESTS}
+
+        clock.now += COOLDOWN
+        assert await service.statuses(stranger) == [401] * REQUESTS
+        assert endpoint.hits == 3
+
+    _run(scenario)
+
+
+def test_stale_set_refreshed_in_background_while_requests_pass(
+    endpoint: JWKSEndpoint, server: tuple[JWKSEndpoint, str], tls: TLSFiles, secret: Key
+) -> None:
+    signer = generate_key("ES256", kid="sig-a")
+    endpoint.publish(signer)
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        source = await _source(server[1], tls, clock).load()
+        service = Service(source, secret)
+        endpoint.status = 500
+        clock.now += MAX_AGE
+        assert source.stale
+        # The endpoint is down and the set is stale: the last good keys serve.
+        assert await service.statuses(signer) == [200] * REQUESTS
+        for _ in range(200):
+            if endpoint.hits >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert endpoint.hits == 2
+
+    _run(scenario)
