@@ -22,11 +22,13 @@ import asyncio
 import gc
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message
 
 from jwe_middleware import AuthEvent, generate_key
+from jwe_middleware._cache import TokenCache
 
 from . import _apps
 from ._tokens import Scenario, mint
@@ -84,6 +86,31 @@ async def stream(total: int, checkpoints: int) -> tuple[list[tuple[int, float]],
     return samples, tally
 
 
+def bytes_per_entry(count: int = 2_000) -> float:
+    """What one cache entry holds, measured with tracemalloc.
+
+    Each token is decoded and put in a ``TokenCache`` exactly as the
+    middleware does on a miss, then dropped, so what stays traced is what
+    the cache keeps: the digest, the entry, its claims and their values.
+    """
+    key = generate_key("dir", kid="memory-dir-2")
+    decoder = _apps.decoder_for(Scenario("dir + A256GCM", key, None, ()))
+    tokens = mint(key, None, count)
+    cache = TokenCache(max_entries=count, clock=decoder.clock)
+    version = decoder.key_snapshot()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for token in tokens:
+        cache.put(token, decoder.decode_token(token), version)
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    if len(cache) != count:
+        raise SystemExit(f"the cache holds {len(cache)} entries, not {count}")
+    return held / count
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="30,000 tokens instead of 1,000,000")
@@ -107,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nstatuses: {dict(sorted(tally.statuses.items()))}; cache hits: {tally.cache_hits}")
     print(f"RSS after warm-up ({WARM_UP:,} tokens): {warm:.1f} MB; at the end: {end:.1f} MB; "
           f"growth {growth:+.1f} MB over {total - WARM_UP:,} more tokens; {elapsed:.0f} s")
+    print(f"one cache entry (8 claims, tracemalloc): {bytes_per_entry():,.0f} bytes")
     flat = growth <= FLAT_TOLERANCE_MB and set(tally.statuses) == {200}
     print(f"{'met   ' if flat else 'MISSED'} memory flat beyond the cache bound "
           f"(growth <= {FLAT_TOLERANCE_MB:g} MB, every request 200)")

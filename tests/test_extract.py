@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from jwe_middleware import AmbiguousCredentials
-from jwe_middleware._extract import TokenExtractor
+from jwe_middleware._extract import TokenExtractor, _is_b64token
 
 EXTRACTOR = TokenExtractor(cookie_name="session")
 
@@ -77,3 +79,22 @@ def test_extract_any_headers_give_token_none_or_ambiguous(
     except AmbiguousCredentials:
         return
     assert token is None or (isinstance(token, bytes) and token)
+
+
+# The b64token rule of RFC 6750 section 2.1, written as its grammar reads.
+B64TOKEN_GRAMMAR = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
+GRAMMAR_BYTES = st.sampled_from(list(b"AZaz09-._~+/=") + [0, 32, 0x3D, 0x7F, 0xFF, ord("%")])
+
+
+@given(st.binary(max_size=64) | st.lists(GRAMMAR_BYTES, max_size=64).map(bytes))
+def test_is_b64token_agrees_with_the_rfc_grammar(value: bytes) -> None:
+    assert _is_b64token(value) is (B64TOKEN_GRAMMAR.fullmatch(value) is not None)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [(b"abc", True), (b"a.b~c+/", True), (b"abc==", True), (b"==", False), (b"", False),
+     (b"ab=c", False), (b"a b", False), (b"a\nb", False), (b"abc=\n", False)],
+)
+def test_is_b64token_table(value: bytes, valid: bool) -> None:
+    assert _is_b64token(value) is valid

@@ -8,7 +8,7 @@ request (400 ``invalid_request``, section 3.1), not an invalid token.
 
 from __future__ import annotations
 
-import re
+import string
 from collections.abc import Iterable
 
 from ._errors import AmbiguousCredentials
@@ -18,7 +18,7 @@ __all__ = ["TokenExtractor"]
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
 # "~" / "+" / "/" ) *"=". A compact JWE needs only the base64url letters and
 # dots, but anything else in the grammar is left for the decoder to refuse.
-_B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARACTERS = (string.ascii_letters + string.digits + "-._~+/").encode("ascii")
 _BEARER = b"bearer"
 
 
@@ -69,7 +69,10 @@ def _bearer_credentials(value: bytes) -> bytes | None:
 
 
 def _is_b64token(token: bytes) -> bool:
-    return _B64TOKEN.fullmatch(token) is not None
+    # Deleting every allowed character leaves nothing of a well-formed body:
+    # one C pass over the token, several times faster than a regex match.
+    body = token.rstrip(b"=")
+    return bool(body) and not body.translate(None, _B64TOKEN_CHARACTERS)
 
 
 def _cookie_values(header: bytes, name: bytes) -> list[bytes]:
