@@ -449,6 +449,7 @@ def build_targets() -> list[Target]:
         JWEMiddleware,
         KeyRing,
         MemoryRevocationStore,
+        TokenDecoder,
         TokenIssuer,
         generate_key,
     )
@@ -457,12 +458,15 @@ def build_targets() -> list[Target]:
     dir_key = generate_key("dir", kid="fuzz-dir-1")
     signing = generate_key("ES256", kid="fuzz-sig-1")
     variant = FastAPI(routes=[route for route in example.app.routes if isinstance(route, APIRoute)])
-    options = {
-        **example.app.user_middleware[0].kwargs,
-        "decryption_keys": KeyRing([dir_key]),
-        "verification_keys": KeyRing([signing.public()]),
-        "revocation": MemoryRevocationStore(),
-    }
+    # The example's middleware options, with a decoder of its own for dir keys.
+    options = dict(example.app.user_middleware[0].kwargs)
+    options["decoder"] = TokenDecoder(
+        decryption_keys=KeyRing([dir_key]),
+        verification_keys=KeyRing([signing.public()]),
+        issuer=example.ISSUER,
+        audience=example.AUDIENCE,
+    )
+    options["revocation"] = MemoryRevocationStore()
     variant.add_middleware(JWEMiddleware, **options)
     dir_issuer = TokenIssuer(
         encryption_key=dir_key, signing_key=signing, issuer=example.ISSUER,
