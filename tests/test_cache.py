@@ -149,6 +149,24 @@ def test_disabled_cache_stores_nothing(clock: FrozenClock) -> None:
     assert cache.get(token(1), KEYS_V1) is None
 
 
+def test_disabled_cache_digest_is_none_and_ignored(clock: FrozenClock) -> None:
+    cache = TokenCache(max_entries=0, clock=clock)
+    assert cache.digest(token(1)) is None
+    cache.store(None, decoded(), KEYS_V1)
+    assert cache.lookup(None, KEYS_V1) is None
+    assert len(cache) == 0
+
+
+def test_store_then_lookup_by_one_digest_matches_get(cache: TokenCache) -> None:
+    value = decoded()
+    digest = cache.digest(token(1))
+    assert cache.lookup(digest, KEYS_V1) is None
+    cache.store(digest, value, KEYS_V1)
+    assert cache.lookup(digest, KEYS_V1) is value
+    assert cache.get(token(1), KEYS_V1) is value
+    assert digest == cache.digest(token(1).encode("ascii"))
+
+
 def test_enabled_by_default() -> None:
     assert TokenCache().enabled
 

@@ -142,3 +142,4 @@ def test_claims_mapping_is_read_only_and_masked() -> None:
 )
 def test_claims_scopes_from_scope_or_scp(data: dict[str, Any], scopes: set[str]) -> None:
     assert Claims(data).scopes == scopes
+    assert Claims(data).scope_list == tuple(sorted(scopes))

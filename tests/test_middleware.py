@@ -187,6 +187,17 @@ def test_middleware_both_tokens_of_a_plain_http_request_are_revoked() -> None:
         assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
 
 
+def test_middleware_hsts_set_by_the_app_is_kept_once() -> None:
+    async def own_policy(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok", headers={"Strict-Transport-Security": "max-age=60"})
+
+    app = Starlette(routes=[Route("/own", own_policy)])
+    app.add_middleware(JWEMiddleware, **decoder_options())
+    response = request(app, "GET", f"{HTTPS}/own", headers=bearer(token()))
+    assert response.status_code == 200
+    assert response.headers.get_list("strict-transport-security") == ["max-age=60"]
+
+
 def test_middleware_hsts_can_be_disabled() -> None:
     response = request(make_app(hsts=None), "GET", f"{HTTPS}/me", headers=bearer(token()))
     assert "strict-transport-security" not in response.headers

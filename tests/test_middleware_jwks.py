@@ -10,7 +10,6 @@ kids costs one fetch per cooldown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,8 +22,8 @@ from starlette.routing import Route
 from jwe_middleware import JWEMiddleware, Key, KeyRing, TokenIssuer, TokenMetrics, generate_key
 from jwe_middleware.sources import RemoteJWKS
 
-from ._jwks import JWKSEndpoint, serve_https
-from ._tls import TLSFiles, make_tls_files
+from ._jwks import JWKSEndpoint
+from ._tls import TLSFiles
 
 COOLDOWN = 30.0
 MAX_AGE = 300.0
@@ -37,26 +36,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def server(tls: TLSFiles) -> Iterator[tuple[JWKSEndpoint, str]]:
-    endpoint = JWKSEndpoint()
-    app = Starlette(routes=[Route("/jwks.json", endpoint.handle)])
-    with serve_https(app, tls) as base_url:
-        yield endpoint, f"{base_url}/jwks.json"
-
-
-@pytest.fixture
-def endpoint(server: tuple[JWKSEndpoint, str]) -> Iterator[JWKSEndpoint]:
-    server[0].reset()
-    yield server[0]
-    server[0].reset()
 
 
 @pytest.fixture(scope="module")

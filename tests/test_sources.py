@@ -7,14 +7,12 @@ import math
 import os
 import ssl
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 from jwe_middleware import (
     ExpiredToken,
@@ -27,8 +25,8 @@ from jwe_middleware import (
 )
 from jwe_middleware.sources import JWKSUnavailable, KeyFile, RemoteJWKS
 
-from ._jwks import JWKSEndpoint, serve_https
-from ._tls import TLSFiles, make_tls_files
+from ._jwks import JWKSEndpoint
+from ._tls import TLSFiles
 
 T = TypeVar("T")
 
@@ -362,32 +360,7 @@ def test_rotation_walk_through_no_live_token_refused(tmp_path: Path, role: str) 
             world.decoder.decode(token)
 
 
-# -- RemoteJWKS: a real HTTPS server on 127.0.0.1 ---------------------------
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def server(tls: TLSFiles) -> Iterator[tuple[JWKSEndpoint, str]]:
-    endpoint = JWKSEndpoint()
-    app = Starlette(routes=[Route("/jwks.json", endpoint.handle)])
-    with serve_https(app, tls) as base_url:
-        yield endpoint, f"{base_url}/jwks.json"
-
-
-@pytest.fixture
-def endpoint(server: tuple[JWKSEndpoint, str]) -> Iterator[JWKSEndpoint]:
-    server[0].reset()
-    yield server[0]
-    server[0].reset()
-
-
-@pytest.fixture
-def url(server: tuple[JWKSEndpoint, str]) -> str:
-    return server[1]
+# -- RemoteJWKS: a real HTTPS server on 127.0.0.1 (fixtures in conftest) ----
 
 
 @pytest.fixture(scope="module")

@@ -62,13 +62,17 @@ class Authenticator:
     async def authenticate(self, token: bytes) -> AuthOutcome:
         if self._stale_aware:
             self._refresh_stale_sources()
-        decoded = self._cache.get(token, self._key_version())
+        digest = self._cache.digest(token)
+        decoded = self._cache.lookup(digest, self._key_version())
         cached = decoded is not None
         if decoded is None:
             decoded = await self._decode(token)
             # Read again: an unknown kid may have refreshed the keys meanwhile.
-            self._cache.put(token, decoded, self._key_version())
-        await self._check_revocation(decoded)
+            self._cache.store(digest, decoded, self._key_version())
+        # Awaited only when a store is configured: a cache hit without
+        # revocation then runs with no coroutine of its own.
+        if self._revocation is not None:
+            await self._check_revocation(decoded, self._revocation)
         return AuthOutcome(decoded, cached)
 
     async def revoke_exposed(self, token: bytes) -> bool:
@@ -136,16 +140,14 @@ class Authenticator:
         finally:
             self._refreshing.pop(source, None)
 
-    async def _check_revocation(self, decoded: DecodedToken) -> None:
-        if self._revocation is None:
-            return
+    async def _check_revocation(self, decoded: DecodedToken, store: RevocationStore) -> None:
         jti = decoded.claims.get("jti")
         if not isinstance(jti, str) or not jti:
             # A token without an id could never be revoked: refuse it where
             # revocation is in force.
             raise MissingClaim("revocation is configured but the token has no jti", claim="jti")
         try:
-            revoked = await _ask_store(self._revocation, jti)
+            revoked = await _ask_store(store, jti)
         except RevocationUnavailable as exc:
             if not self._fail_open:
                 raise

@@ -87,9 +87,20 @@ class TokenCache:
 
     def get(self, token: bytes | str, key_version: object) -> DecodedToken | None:
         """The cached decode of ``token``, or ``None`` when it must be decoded."""
-        if not self._max_entries:
+        return self.lookup(self.digest(token), key_version)
+
+    def put(self, token: bytes | str, decoded: DecodedToken, key_version: object) -> None:
+        """Remember a token that was just decoded and validated under ``key_version``."""
+        self.store(self.digest(token), decoded, key_version)
+
+    def digest(self, token: bytes | str) -> bytes | None:
+        """The key of ``token``, computed once for a ``lookup`` and a ``store``;
+        ``None`` when the cache is off, which both then ignore."""
+        return _digest(token) if self._max_entries else None
+
+    def lookup(self, digest: bytes | None, key_version: object) -> DecodedToken | None:
+        if digest is None:
             return None
-        digest = _digest(token)
         now = self._clock()
         with self._lock:
             entry = self._entries.get(digest)
@@ -101,21 +112,21 @@ class TokenCache:
             self._entries.move_to_end(digest)
         return entry.decoded
 
-    def put(self, token: bytes | str, decoded: DecodedToken, key_version: object) -> None:
-        """Remember a token that was just decoded and validated under ``key_version``."""
-        if not self._max_entries:
+    def store(self, digest: bytes | None, decoded: DecodedToken, key_version: object) -> None:
+        if digest is None:
             return
         now = self._clock()
         valid_until = self._valid_until(decoded, now)
         if valid_until <= now:
             return
-        digest = _digest(token)
         entry = _Entry(decoded, valid_until, key_version)
         with self._lock:
-            self._entries[digest] = entry
-            self._entries.move_to_end(digest)
-            if len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            entries = self._entries
+            if digest in entries:
+                entries.move_to_end(digest)
+            entries[digest] = entry
+            if len(entries) > self._max_entries:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

@@ -43,7 +43,7 @@ class TokenUser(BaseUser):
 def attach_claims(scope: Scope, claims: Claims) -> None:
     scope.setdefault("state", {})["claims"] = claims
     scope["user"] = TokenUser(claims)
-    scope["auth"] = AuthCredentials(sorted(claims.scopes))
+    scope["auth"] = AuthCredentials(claims.scope_list)
 
 
 def attach_anonymous(scope: Scope) -> None:

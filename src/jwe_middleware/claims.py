@@ -34,12 +34,13 @@ class Claims(Mapping[str, Any]):
     for callers that want to change it.
     """
 
-    __slots__ = ("_data", "_scopes")
+    __slots__ = ("_data", "_scopes", "_scope_list")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
         # Read on every request that reaches a route; parsed once.
         self._scopes = _granted_scopes(self._data)
+        self._scope_list = tuple(sorted(self._scopes))
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]
@@ -61,6 +62,11 @@ class Claims(Mapping[str, Any]):
     def scopes(self) -> frozenset[str]:
         """Granted scopes, from ``scope`` (space-separated, RFC 8693) or ``scp``."""
         return self._scopes
+
+    @property
+    def scope_list(self) -> tuple[str, ...]:
+        """The granted scopes in sorted order, as ``request.auth.scopes`` lists them."""
+        return self._scope_list
 
     @property
     def expires_at(self) -> float | None:

@@ -198,12 +198,19 @@ class JWEMiddleware:
 
         async def send_with_hsts(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message.get("headers", ())
-                if not any(name.lower() == header[0] for name, _ in headers):
-                    message = {**message, "headers": [*headers, header]}
+                message = _with_header(message, header)
             await send(message)
 
         return send_with_hsts
+
+
+def _with_header(message: Message, header: tuple[bytes, bytes]) -> Message:
+    # The app's own value wins; the message is copied, never changed in place.
+    headers = message.get("headers", ())
+    for name, _ in headers:
+        if name.lower() == header[0]:
+            return message
+    return {**message, "headers": [*headers, header]}
 
 
 def _insecure_matcher(patterns: Iterable[str], exempt: PathMatcher) -> PathMatcher:
