@@ -26,7 +26,6 @@ from pydantic import BaseModel
 from jwe_middleware import (
     JWEMiddleware,
     KeyRing,
-    RevocationUnavailable,
     TokenDecoder,
     TokenIssuer,
 )
@@ -153,7 +152,9 @@ async def logout(claims: Annotated[Any, Depends(auth.claims)]) -> dict[str, bool
     until = decoder.accepted_until(claims) or 0
     try:
         await revocation.revoke(claims["jti"], until)
-    except RevocationUnavailable as exc:
+    except Exception as exc:
+        # Whatever the store raised, the token is not revoked: say so, as a
+        # 503 the client may retry, never a 500.
         raise HTTPException(503, "Logout is temporarily unavailable") from exc
     return {"revoked": True}
 

@@ -177,3 +177,36 @@ def test_package_use_never_imports_ecdsa_or_rsa() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_decoding_builds_no_long_term_key_per_token(
+    generated: dict[str, Key], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing an RSA private key costs tens of milliseconds: every key object
+    # must be built when the key ring is loaded, never while a token is read.
+    encryption, signing = generated["RSA-OAEP-256"], generated["ES256"]
+    issuer = TokenIssuer(encryption_key=encryption, signing_key=signing, clock=lambda: NOW)
+    tokens = [issuer.issue({"sub": f"user-{index}"}) for index in range(3)]
+    decoder = TokenDecoder(
+        decryption_keys=KeyRing([encryption]),
+        verification_keys=KeyRing([signing]),
+        clock=lambda: NOW,
+    )
+    built: list[str] = []
+
+    def counting(name: str, original: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            built.append(name)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    for key_class in (CryptographyRSAKey, CryptographyECKey):
+        monkeypatch.setattr(key_class, "__init__", counting(key_class.__name__, key_class.__init__))
+    for loader in ("load_pem_private_key", "load_pem_public_key", "load_der_private_key",
+                   "load_der_public_key"):
+        monkeypatch.setattr(serialization, loader, counting(loader, getattr(serialization, loader)))
+
+    for token in tokens:
+        assert decoder.decode(token)["sub"].startswith("user-")
+    assert built == []

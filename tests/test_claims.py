@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
 from typing import Any
 
 import pytest
@@ -128,6 +131,52 @@ def test_claims_mapping_is_read_only_and_masked() -> None:
     copy = mapped.to_dict()
     copy["sub"] = "changed"
     assert mapped["sub"] == "alice"
+
+
+NESTED = {"sub": "alice", "roles": ["user", {"team": ["a"]}], "address": {"city": "here"}}
+
+MUTATIONS = [
+    lambda c: c["roles"].append("admin"),
+    lambda c: c["roles"].extend(["admin"]),
+    lambda c: c["roles"].__setitem__(0, "admin"),
+    lambda c: c["roles"].__delitem__(0),
+    lambda c: c["roles"].__iadd__(["admin"]),
+    lambda c: c["roles"].pop(),
+    lambda c: c["roles"].sort(),
+    lambda c: c["roles"][1]["team"].append("b"),
+    lambda c: c["address"].__setitem__("city", "elsewhere"),
+    lambda c: c["address"].update(city="elsewhere"),
+    lambda c: c["address"].pop("city"),
+    lambda c: c["address"].setdefault("zip", "1"),
+    lambda c: c["address"].clear(),
+]
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_claims_nested_values_are_read_only(mutation: Any) -> None:
+    mapped = Claims(NESTED)
+    with pytest.raises(TypeError):
+        mutation(mapped)
+    assert mapped.to_dict() == NESTED
+
+
+def test_claims_nested_values_behave_as_json() -> None:
+    mapped = Claims(NESTED)
+    assert mapped["roles"] == ["user", {"team": ["a"]}]
+    assert isinstance(mapped["roles"], list) and isinstance(mapped["address"], dict)
+    assert json.loads(json.dumps(dict(mapped))) == NESTED
+    assert pickle.loads(pickle.dumps(mapped["roles"])) == NESTED["roles"]
+    assert copy.deepcopy(mapped["address"]) == {"city": "here"}
+
+
+def test_claims_to_dict_is_a_mutable_deep_copy() -> None:
+    mapped = Claims(NESTED)
+    thawed = mapped.to_dict()
+    thawed["roles"].append("admin")
+    thawed["roles"][1]["team"].append("b")
+    thawed["address"]["city"] = "elsewhere"
+    assert mapped.to_dict() == NESTED
+    assert type(thawed["roles"]) is list and type(thawed["address"]) is dict
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -19,9 +20,24 @@ ISSUER = "https://id.example.org"
 AUDIENCE = "orders-api"
 
 
-def cli(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+# Ten years, the longest lifetime issue accepts.
+MAX_LIFETIME = 10 * 365 * 24 * 3600
+CONSOLE_SCRIPT = Path(sys.executable).with_name("jwe-middleware")
+
+
+def run(
+    command: list[str], *, stdin: str | None = None, umask: int = -1
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=30, umask=umask
+    )
+
+
+def cli(
+    *args: str | Path, stdin: str | None = None, umask: int = -1
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "jwe_middleware.cli", *map(str, args)]
-    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30)
+    return run(command, stdin=stdin, umask=umask)
 
 
 def assert_usage_error(result: subprocess.CompletedProcess[str]) -> None:
@@ -120,6 +136,23 @@ def test_keygen_public_set_has_no_private_members(tmp_path: Path, alg: str) -> N
     assert not PRIVATE_MEMBERS & set(member)
     (key,) = KeyRing.from_file(public)
     assert key.kid == "k1" and not key.is_private
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["create", "force"])
+def test_keygen_public_set_not_secret_with_normal_mode(tmp_path: Path, force: bool) -> None:
+    private, public = tmp_path / "private.json", tmp_path / "public.json"
+    extra = ["--force"] if force else []
+
+    result = cli(
+        "keygen", "--alg", "ES256", "--out", private, "--public-out", public, *extra,
+        umask=0o022,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert mode_of(private) == 0o600
+    assert mode_of(public) == 0o644
+    for member in json.loads(public.read_text())["keys"]:
+        assert not PRIVATE_MEMBERS & set(member)
 
 
 def test_keygen_symmetric_public_out_refused(tmp_path: Path) -> None:
@@ -308,6 +341,85 @@ def test_issue_bad_claims_usage_error(keys: Keys, claims: str) -> None:
     assert result.stdout == ""
 
 
+def deeply_nested(depth: int) -> str:
+    return '{"a": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 5_000 + "]" * 5_000, deeply_nested(5_000), deeply_nested(8)],
+    ids=["arrays-5000", "member-5000", "past-decoder-limit"],
+)
+def test_issue_deeply_nested_claims_file_one_line_usage_error(
+    keys: Keys, tmp_path: Path, text: str
+) -> None:
+    claims = tmp_path / "claims.json"
+    claims.write_text(text)
+
+    result = cli("issue", "--encryption-key", keys.secret, "--claims", f"@{claims}")
+
+    assert_usage_error(result)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nested too deeply" in result.stderr
+    assert result.stdout == ""
+
+
+def test_issue_claims_at_decoder_nesting_limit_round_trip(keys: Keys) -> None:
+    token = cli("issue", "--encryption-key", keys.secret, "--claims", deeply_nested(7))
+    assert token.returncode == 0, token.stderr
+
+    result = cli("inspect", token.stdout.strip(), "--decryption-keys", keys.secret)
+
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ('{"a": NaN}', "NaN"),
+        ('{"a": Infinity}', "Infinity"),
+        ('{"a": [-Infinity]}', "-Infinity"),
+        ('{"a": 1e400}', "out of range"),
+        ('{"a": 1, "a": 2}', "duplicate"),
+        ('{"a": 1' + "0" * 5_000 + "}", "too many digits"),
+        (os.fsdecode(b'{"a": "\xff"}'), "not UTF-8"),
+    ],
+    ids=["nan", "infinity", "minus-infinity", "overflow", "duplicate-name", "digits", "not-utf8"],
+)
+def test_issue_claims_not_strict_json_usage_error(keys: Keys, claims: str, reason: str) -> None:
+    result = cli("issue", "--encryption-key", keys.secret, "--claims", claims)
+
+    assert_usage_error(result)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert reason in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("lifetime", ["3600", str(MAX_LIFETIME)])
+def test_issue_lifetime_sets_exp_after_iat(keys: Keys, lifetime: str) -> None:
+    token = cli("issue", "--encryption-key", keys.secret, "--lifetime", lifetime)
+    assert token.returncode == 0, token.stderr
+
+    result = cli("inspect", token.stdout.strip(), "--decryption-keys", keys.secret, "--reveal")
+
+    assert result.returncode == 0, result.stdout
+    claims = json.loads(result.stdout.split("claims: ", 1)[1])
+    assert claims["exp"] - claims["iat"] == int(lifetime)
+
+
+@pytest.mark.parametrize(
+    "lifetime", ["1e300", str(MAX_LIFETIME + 1), "inf", "nan", "0", "-5", "soon"]
+)
+def test_issue_lifetime_out_of_range_usage_error(keys: Keys, lifetime: str) -> None:
+    result = cli("issue", "--encryption-key", keys.secret, "--lifetime", lifetime)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("jwe-middleware") and "--lifetime" in last_line
+    assert result.stdout == ""
+
+
 def test_issue_several_keys_needs_kid(keys: Keys, tmp_path: Path) -> None:
     both = tmp_path / "both.json"
     rings = [KeyRing.from_file(keys.secret), KeyRing.from_file(keys.service_public)]
@@ -382,3 +494,22 @@ def test_issue_claims_naming_exp_refused_with_usage_error(keys: Keys) -> None:
 
     assert result.returncode == 2
     assert "exp" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- the installed command ---------------------------------------------------------
+
+
+def test_console_script_round_trip(tmp_path: Path) -> None:
+    if not CONSOLE_SCRIPT.exists():
+        pytest.skip(f"{CONSOLE_SCRIPT} is not installed")
+    secret = tmp_path / "secret.json"
+    script = str(CONSOLE_SCRIPT)
+
+    assert run([script, "keygen", "--alg", "A256KW", "--out", str(secret)]).returncode == 0
+    token = run([script, "issue", "--encryption-key", str(secret), "--claims", '{"sub": "u"}'])
+    result = run([script, "inspect", "-", "--decryption-keys", str(secret)], stdin=token.stdout)
+
+    assert token.returncode == 0, token.stderr
+    assert result.returncode == 0, result.stderr
+    assert "valid:" in result.stdout
+    assert run([script, "inspect", token.stdout.strip(), "--reveal"]).returncode == 2

@@ -13,6 +13,7 @@ from jose import jwe
 
 from jwe_middleware import (
     DisallowedAlgorithm,
+    Key,
     KeyRing,
     SignatureRequired,
     TokenDecoder,
@@ -200,10 +201,29 @@ def test_decoder_signature_key_in_decryption_ring_refused() -> None:
         decoder(decryption_keys=KeyRing([keys()["sig"]]))
 
 
+def _dir_key(size: int) -> Key:
+    secret = base64.urlsafe_b64encode(os.urandom(size)).rstrip(b"=").decode()
+    return Key.from_jwk({"kty": "oct", "alg": "dir", "kid": f"dir-{size}", "k": secret})
+
+
+def test_decoder_dir_key_fitting_no_content_algorithm_refused_at_construction() -> None:
+    # 16 bytes is an A128GCM key; the default content allowlist is A256GCM only.
+    with pytest.raises(ValueError, match="content_algorithms"):
+        TokenDecoder(decryption_keys=KeyRing([_dir_key(16)]))
+
+
+def test_decoder_dir_key_fitting_an_allowed_content_algorithm_accepted() -> None:
+    TokenDecoder(decryption_keys=KeyRing([_dir_key(16)]), content_algorithms=["A128GCM"])
+    TokenDecoder(decryption_keys=KeyRing([_dir_key(32)]))
+
+
 def test_decoder_repr_names_kids_only() -> None:
-    text = repr(decoder())
-    assert "enc-1" in text and "sig-1" in text
+    secret_ring = KeyRing([keys()["enc"], keys()["dir"]])
+    text = repr(decoder(decryption_keys=secret_ring))
+    assert "enc-1" in text and "dir-1" in text and "sig-1" in text
     assert keys()["dir"].private_jwk()["k"] not in text
+    for member in ("d", "p", "q", "dp", "dq", "qi"):
+        assert keys()["enc"].private_jwk()[member] not in text
 
 
 class _SwappableSource:

@@ -6,12 +6,13 @@ import asyncio
 import base64
 import json
 
+import example_app.main as example
 import pytest
+from jose import jwe
 
 from jwe_middleware import RevocationUnavailable
 from tests._helpers import bearer, request
 
-example = pytest.importorskip("example_app.main")
 HTTPS = "https://127.0.0.1:8443"
 
 
@@ -72,11 +73,24 @@ def test_example_jwks_publishes_enc_and_sig_keys() -> None:
 
 
 def test_example_token_is_nested_rsa_oaep_a256gcm() -> None:
-    header_segment = login("alice", "alice-demo").split(".")[0]
-    header = json.loads(base64.urlsafe_b64decode(header_segment + "=" * (-len(header_segment) % 4)))
+    header = _segment_json(login("alice", "alice-demo").split(".")[0])
     assert header["alg"] == "RSA-OAEP-256"
     assert header["enc"] == "A256GCM"
     assert header["cty"] == "JWT"
+
+
+def _segment_json(segment: bytes | str) -> dict[str, object]:
+    text = segment if isinstance(segment, str) else segment.decode("ascii")
+    return dict(json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))))
+
+
+def test_example_token_inner_jws_is_es256_by_the_login_key() -> None:
+    value = login("alice", "alice-demo")
+    inner = jwe.decrypt(value, example.material.encryption_key.material)
+    assert inner is not None
+    header = _segment_json(inner.split(b".")[0])
+    assert header["alg"] == "ES256"
+    assert header["kid"] == example.material.signing_key.kid
 
 
 def test_example_personal_claims_unreadable_without_private_key() -> None:
@@ -115,16 +129,40 @@ def test_example_logout_store_failure_is_503_not_500(monkeypatch: pytest.MonkeyP
     assert response.json() == {"detail": "Logout is temporarily unavailable"}
 
 
+def test_example_logout_unexpected_store_fault_is_503_not_500(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    value = login("alice", "alice-demo")
+
+    async def broken(jti: str, until: float) -> None:
+        raise RuntimeError("client bound to a closed event loop")
+
+    monkeypatch.setattr(example.revocation, "revoke", broken)
+    response = request(example.app, "POST", f"{HTTPS}/logout", headers=bearer(value))
+    assert response.status_code == 503
+
+
 def test_example_openapi_password_flow_points_at_token() -> None:
     schema = request(example.app, "GET", f"{HTTPS}/openapi.json").json()
     flow = schema["components"]["securitySchemes"]["JWE"]["flows"]["password"]
     assert flow["tokenUrl"] == "/token"
 
 
-def test_example_metrics_count_rejections() -> None:
+def _metric(text: str, line_start: str) -> float:
+    values = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(line_start)]
+    return float(values[0]) if values else 0.0
+
+
+def test_example_metrics_count_acceptances_per_kid_and_rejections_per_reason() -> None:
+    kid = example.material.encryption_key.kid
+    accepted = f'jwe_tokens_accepted_total{{cached="false",kid="{kid}"}}'
+    rejected = 'jwe_tokens_rejected_total{reason="malformed"}'
+    before = request(example.app, "GET", f"{HTTPS}/metrics").text
     request(example.app, "GET", f"{HTTPS}/me", headers=bearer("a.b.c.d.e"))
-    text = request(example.app, "GET", f"{HTTPS}/metrics").text
-    assert 'jwe_tokens_rejected_total{reason="' in text
+    request(example.app, "GET", f"{HTTPS}/me", headers=bearer(login("alice", "alice-demo")))
+    after = request(example.app, "GET", f"{HTTPS}/metrics").text
+    assert _metric(after, rejected) == _metric(before, rejected) + 1
+    assert _metric(after, accepted) == _metric(before, accepted) + 1
 
 
 def test_example_server_leaves_proxy_trust_to_the_middleware(

@@ -46,6 +46,8 @@ def test_extract_finds_one_token_or_none(
         [(b"authorization", b"Bearer a=b")],
         [(b"authorization", b"Bearer ===")],
         [(b"authorization", b"Bearer \xff\xfe")],
+        [(b"authorization", b"Bearer\ta.b.c.d.e")],
+        [(b"authorization", b"bearer\t a.b.c.d.e")],
     ],
 )
 def test_extract_two_tokens_or_malformed_bearer_is_ambiguous(

@@ -91,3 +91,9 @@ def test_issuer_iss_and_aud_free_when_not_configured() -> None:
 
 def test_issuer_caller_may_choose_the_jti() -> None:
     assert decoder().decode(issuer().issue({"sub": "a", "jti": "order-42"}))["jti"] == "order-42"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_issuer_non_json_number_in_claims_is_value_error(value: float) -> None:
+    with pytest.raises(ValueError):
+        issuer().issue({"sub": "a", "score": value})

@@ -351,9 +351,12 @@ def test_middleware_error_body_hook_shapes_body() -> None:
 
 def test_middleware_revoked_token_refused_even_from_cache() -> None:
     store = MemoryRevocationStore(clock=lambda: NOW)
-    app = make_app(revocation=store)
+    metrics = TokenMetrics()
+    app = make_app(revocation=store, on_event=metrics)
     value = token()
-    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 200
+    for _ in range(2):
+        assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 200
+    assert metrics.snapshot()["cache_hits"] == 1
     jti = decoder().decode(value)["jti"]
     asyncio.run(store.revoke(jti, NOW + 600))
     assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
@@ -481,6 +484,38 @@ def test_middleware_reused_token_served_from_cache() -> None:
     assert snapshot["cache_hits"] == 2
 
 
+def test_middleware_cached_token_refused_once_decoder_max_age_passes() -> None:
+    # The cache keeps an entry for up to 300 s, the decoder's max_age is 60 s
+    # (plus 30 s of leeway): the cache must not answer past the decoder's rule.
+    now = [NOW]
+    app = make_app(max_age=60, clock=lambda: now[0])
+    value = token()
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 200
+    now[0] = NOW + 91
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(value)).status_code == 401
+
+
+def test_middleware_cached_claims_cannot_be_changed_by_a_route() -> None:
+    seen: list[object] = []
+
+    async def meddle(request: Request) -> JSONResponse:
+        claims = request.state.claims
+        seen.append(claims["roles"])
+        with contextlib.suppress(AttributeError, TypeError):
+            claims["roles"].append("admin")  # type: ignore[attr-defined]
+        with contextlib.suppress(AttributeError, TypeError):
+            claims["address"]["city"] = "elsewhere"
+        return JSONResponse({"roles": list(claims["roles"]), "city": claims["address"]["city"]})
+
+    app = Starlette(routes=[Route("/meddle", meddle)])
+    app.add_middleware(JWEMiddleware, **decoder_options())
+    value = token({"sub": "alice", "roles": ["user"], "address": {"city": "here"}})
+    for _ in range(3):
+        response = request(app, "GET", f"{HTTPS}/meddle", headers=bearer(value))
+        assert response.json() == {"roles": ["user"], "city": "here"}
+    assert len(seen) == 3
+
+
 def test_middleware_events_count_rejections_by_reason() -> None:
     events: list[AuthEvent] = []
     app = make_app(on_event=events.append)
@@ -588,6 +623,14 @@ def test_middleware_without_keys_is_type_error() -> None:
         JWEMiddleware(make_app())
 
 
+@pytest.mark.parametrize(
+    "options", [{"revocation": "redis://localhost:6379/0"}, {"on_event": "metrics"}]
+)
+def test_middleware_option_of_wrong_kind_is_type_error(options: dict[str, Any]) -> None:
+    with pytest.raises(TypeError):
+        JWEMiddleware(make_app(), **decoder_options(), **options)
+
+
 def test_middleware_rsa_oaep_without_verification_keys_refused_at_startup() -> None:
     with pytest.raises(ValueError, match="allow_unsigned"):
         JWEMiddleware(make_app(), **decoder_options(verification_keys=None))
@@ -621,6 +664,23 @@ def test_middleware_retired_key_still_presented_is_counted() -> None:
     assert snapshot["accepted"] == {"dir-1": 1}
     assert snapshot["rejected"] == {"unknown_key": 2}
     assert snapshot["retired_presented"] == {"dir-1": 1}
+
+
+def test_middleware_retired_signing_key_still_presented_is_counted() -> None:
+    from jwe_middleware import generate_key
+
+    old, new = keys()["sig"], generate_key("ES256", kid="sig-new")
+    source = _RotatingSource(KeyRing([old.public(), new.public()]), KeyRing([new.public()]))
+    metrics = TokenMetrics()
+    app = make_app(verification_keys=source, on_event=metrics)
+    old_token = token()
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(old_token)).status_code == 200
+    asyncio.run(source.refresh())
+    # The cache entry is dropped with the key change: the token is read again.
+    assert request(app, "GET", f"{HTTPS}/me", headers=bearer(old_token)).status_code == 401
+    snapshot = metrics.snapshot()
+    assert snapshot["rejected"] == {"unknown_key": 1}
+    assert snapshot["retired_presented"] == {"sig-1": 1}
 
 
 class _StaleSource(_RotatingSource):

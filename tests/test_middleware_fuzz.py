@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+import example_app.main as example
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,8 +35,6 @@ from starlette.types import ASGIApp
 
 from jwe_middleware import JWEMiddleware
 from tests._helpers import decoder_options, request, token
-
-example = pytest.importorskip("example_app.main")
 
 PROFILES = {
     "bounded": settings(
@@ -80,9 +79,20 @@ def tiny_app() -> Starlette:
     return app
 
 
+@cache
 def example_token() -> str:
-    # The example issuer runs on the real clock: mint per use, never stale.
-    return str(example.issuer.issue(example.USERS["alice"]["claims"]))
+    # One token for the whole run: hypothesis replays its choices against the
+    # same bytes, and a fresh token (new IV, new jti) would make the edits
+    # drawn for it differ from one replay to the next. The lifetime outlasts
+    # the long profile.
+    claims = example.USERS["alice"]["claims"]
+    return str(example.issuer.issue(claims, lifetime=6 * 3600))
+
+
+@cache
+def tiny_token() -> str:
+    # The test decoder runs on a frozen clock, so this token never expires.
+    return token()
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ def target(name: str) -> Target:
     if name == "example":
         exempt = example.app.user_middleware[0].kwargs["exempt_paths"]
         return Target(example.app, example_token, frozenset(exempt))
-    return Target(tiny_app(), token, frozenset({"/health"}))
+    return Target(tiny_app(), tiny_token, frozenset({"/health"}))
 
 
 def shape(response: httpx.Response) -> Shape:
@@ -213,7 +223,11 @@ paths = st.lists(path_characters, max_size=12).map(lambda parts: "/" + "".join(p
 
 def answer_for(value: bytes) -> str:
     """The canonical answer an invalid Authorization value gets over HTTPS."""
-    scheme, _, rest = value.strip(b" \t").partition(b" ")
+    stripped = value.strip(b" \t")
+    if stripped[:7].lower() == b"bearer\t":
+        # A tab after the scheme: a bearer attempt, malformed (RFC 7235 2.1).
+        return "invalid_request"
+    scheme, _, rest = stripped.partition(b" ")
     if scheme.lower() != b"bearer":
         return "missing_token"
     return "invalid_token" if B64TOKEN.fullmatch(rest.lstrip(b" ")) else "invalid_request"

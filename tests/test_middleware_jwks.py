@@ -3,13 +3,17 @@
 The endpoint is uvicorn over TLS on 127.0.0.1 (``tests._jwks``); every
 request goes through the whole ASGI app, so these tests show what the
 source tests alone cannot: requests never cause fetches, a rotated signing
-key is picked up by the request that first names it, and a flood of unknown
-kids costs one fetch per cooldown.
+key is picked up by the request that first names it, a flood of unknown
+kids costs one fetch per cooldown, and a token naming its own key source
+(``jku``, ``x5u``, ``jwk``, ``x5c``) causes no fetch at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import ssl
+import time
 from typing import Any
 
 import httpx
@@ -24,6 +28,7 @@ from jwe_middleware.sources import RemoteJWKS
 
 from ._jwks import JWKSEndpoint
 from ._tls import TLSFiles
+from .attacks._forge import DROP, jwe, jws
 
 COOLDOWN = 30.0
 MAX_AGE = 300.0
@@ -76,6 +81,10 @@ class Service:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def _shape(response: httpx.Response) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return response.status_code, list(response.headers.raw), response.content
 
 
 def _source(url: str, tls: TLSFiles, clock: FakeClock) -> RemoteJWKS:
@@ -162,6 +171,69 @@ def test_stale_set_refreshed_in_background_while_requests_pass(
             if endpoint.hits >= 2:
                 break
             await asyncio.sleep(0.01)
+        assert endpoint.hits == 2
+
+    _run(scenario)
+
+
+KEY_REFERENCES = ["jku", "x5u", "jwk", "x5c"]
+
+
+def _reference(member: str, url: str, tls: TLSFiles, stranger: Key) -> Any:
+    # jku and x5u name the test server itself, so a fetch of either would
+    # show in its counter like a key refresh would.
+    if member in ("jku", "x5u"):
+        return url
+    if member == "jwk":
+        return stranger.public_jwk()
+    der = ssl.PEM_cert_to_DER_cert(tls.cert_pem.read_text())
+    return [base64.b64encode(der).decode("ascii")]  # RFC 7515 section 4.1.6
+
+
+def _token_naming(secret: Key, stranger: Key, where: str, member: str, value: Any) -> str:
+    """A dir token signed by a key the JWKS does not publish; ``member`` goes
+    into the outer or the inner header, and ``DROP`` leaves it out."""
+    inner = {member: value} if where == "inner" else {}
+    outer = {member: value} if where == "outer" else {}
+    claims = {"sub": "mallory", "exp": int(time.time()) + 600}
+    signed = jws(claims, key=stranger, header=inner)
+    header = {"alg": "dir", "enc": "A256GCM", "kid": secret.kid, "cty": "JWT", **outer}
+    return jwe(signed.encode(), header, key=secret).compact
+
+
+@pytest.mark.parametrize("member", KEY_REFERENCES)
+@pytest.mark.parametrize("where", ["outer", "inner"])
+def test_key_reference_header_refused_without_any_fetch(
+    where: str,
+    member: str,
+    endpoint: JWKSEndpoint,
+    server: tuple[JWKSEndpoint, str],
+    tls: TLSFiles,
+    secret: Key,
+) -> None:
+    # RFC 8725 sections 2.9 and 3.10: a header naming where to fetch a key,
+    # or carrying one, must not make the service fetch, neither from the
+    # named URL nor from its own JWKS as it would for an unknown kid.
+    endpoint.publish(generate_key("ES256", kid="sig-a"))
+    stranger = generate_key("ES256", kid="ghost")
+    clock = FakeClock()
+    value = _reference(member, server[1], tls, stranger)
+
+    async def scenario() -> None:
+        service = Service(await _source(server[1], tls, clock).load(), secret)
+        canonical = _shape(await service.client.get("/me", headers=_bearer("a.b.c.d.e")))
+        # Past the cooldown, an unknown kid alone would refresh the set.
+        clock.now += COOLDOWN
+
+        hostile = _token_naming(secret, stranger, where, member, value)
+        assert _shape(await service.client.get("/me", headers=_bearer(hostile))) == canonical
+        assert endpoint.hits == 1
+        assert service.metrics.snapshot()["rejected"]["unsupported_header"] == 1
+
+        # The same token without the member does refresh: the count above
+        # was free to move.
+        plain = _token_naming(secret, stranger, where, member, DROP)
+        assert _shape(await service.client.get("/me", headers=_bearer(plain))) == canonical
         assert endpoint.hits == 2
 
     _run(scenario)

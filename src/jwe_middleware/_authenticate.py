@@ -68,7 +68,12 @@ class Authenticator:
         if decoded is None:
             decoded = await self._decode(token)
             # Read again: an unknown kid may have refreshed the keys meanwhile.
-            self._cache.store(digest, decoded, self._key_version())
+            self._cache.store(
+                digest,
+                decoded,
+                self._key_version(),
+                not_after=self._decoder.too_old_at(decoded.claims),
+            )
         # Awaited only when a store is configured: a cache hit without
         # revocation then runs with no coroutine of its own.
         if self._revocation is not None:

@@ -19,11 +19,13 @@ its first successful decode, under these rules:
 * At most ``max_entries`` entries are kept; the least recently used goes
   first.
 
+* The caller may cap an entry further with ``not_after``: the middleware
+  passes the moment the decoder's own ``max_age`` (counted from ``iat``)
+  would refuse the token, so a cached answer never outlives that rule either.
+
 Revocation is not checked here: a revoked token stays cached until it
 expires, so the middleware consults its revocation store on every request,
-hit or miss. Claim rules that depend on the current time other than ``exp``
-(a decoder ``max_age`` on ``iat``) are not re-checked either; a cache
-``max_age`` no longer than the decoder's keeps them honest.
+hit or miss.
 """
 
 from __future__ import annotations
@@ -89,9 +91,16 @@ class TokenCache:
         """The cached decode of ``token``, or ``None`` when it must be decoded."""
         return self.lookup(self.digest(token), key_version)
 
-    def put(self, token: bytes | str, decoded: DecodedToken, key_version: object) -> None:
+    def put(
+        self,
+        token: bytes | str,
+        decoded: DecodedToken,
+        key_version: object,
+        *,
+        not_after: float | None = None,
+    ) -> None:
         """Remember a token that was just decoded and validated under ``key_version``."""
-        self.store(self.digest(token), decoded, key_version)
+        self.store(self.digest(token), decoded, key_version, not_after=not_after)
 
     def digest(self, token: bytes | str) -> bytes | None:
         """The key of ``token``, computed once for a ``lookup`` and a ``store``;
@@ -112,11 +121,20 @@ class TokenCache:
             self._entries.move_to_end(digest)
         return entry.decoded
 
-    def store(self, digest: bytes | None, decoded: DecodedToken, key_version: object) -> None:
+    def store(
+        self,
+        digest: bytes | None,
+        decoded: DecodedToken,
+        key_version: object,
+        *,
+        not_after: float | None = None,
+    ) -> None:
         if digest is None:
             return
         now = self._clock()
         valid_until = self._valid_until(decoded, now)
+        if not_after is not None:
+            valid_until = min(valid_until, not_after)
         if valid_until <= now:
             return
         entry = _Entry(decoded, valid_until, key_version)

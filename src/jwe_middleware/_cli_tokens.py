@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ._cli_io import EXIT_INVALID, EXIT_OK, CommandError, json_reason, load_ring, read_text
-from ._compact import split_jwe
-from ._errors import TokenError
+from ._compact import parse_json_object, split_jwe
+from ._errors import MalformedToken, TokenError
 from .claims import Claims
 from .decoder import DecodedToken, TokenDecoder
 from .issuer import TokenIssuer
@@ -68,12 +68,37 @@ def _claims_argument(value: str) -> dict[str, Any]:
     if value.startswith("@"):
         source, text = value[1:], read_text(value[1:])
     try:
-        claims = json.loads(text)
-    except ValueError as exc:
-        raise CommandError(f"{source}: not JSON ({json_reason(exc)})") from exc
-    if not isinstance(claims, dict):
-        raise CommandError(f"{source}: the claims must be a JSON object")
+        # The decoder's own rules (no NaN or Infinity, no duplicate names,
+        # bounded nesting): issue must not mint a token inspect refuses.
+        claims = parse_json_object(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise CommandError(f"{source}: not UTF-8 text") from exc
+    except MalformedToken as exc:
+        raise CommandError(f"{source}: {_claims_problem(exc)}") from exc
+    _check_numbers_finite(claims, source)
     return claims
+
+
+def _claims_problem(exc: MalformedToken) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        return f"not JSON ({json_reason(cause)})"
+    if isinstance(cause, RecursionError):
+        return "JSON text is nested too deeply"
+    if "integer string conversion" in str(cause):
+        # Python's own message goes on to advise a call only a program can make.
+        return "a number has too many digits"
+    # The strict parser's own words: "NaN is not JSON", "duplicate member name".
+    return str(cause or exc)
+
+
+def _check_numbers_finite(claims: dict[str, Any], source: str) -> None:
+    # A number beyond float range (1e400) parses as infinity, which would
+    # go out as the bare word Infinity, not JSON (RFC 8259 section 6).
+    try:
+        json.dumps(claims, allow_nan=False)
+    except ValueError as exc:
+        raise CommandError(f"{source}: a number is out of range") from exc
 
 
 def _audience(values: list[str] | None) -> str | list[str] | None:

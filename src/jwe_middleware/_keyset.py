@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from ._algorithms import AlgorithmPolicy
-from .keys import KeyRing, KeySource
+from ._algorithms import CEK_BYTES, AlgorithmPolicy
+from .keys import Key, KeyRing, KeySource
 
 __all__ = ["CheckedKeys"]
 
@@ -62,7 +62,8 @@ class CheckedKeys:
         return self._decryption, self._verification
 
     def is_retired(self, kid: str | None) -> bool:
-        """Whether ``kid`` named a decryption key that has since left the ring."""
+        """Whether ``kid`` named a decryption or verification key that has since
+        left its ring."""
         self.current()
         return kid is not None and kid in self._retired
 
@@ -84,17 +85,21 @@ class CheckedKeys:
         checked_decryption = _check_decryption_ring(decryption, self._policy)
         checked_verification = _check_verification_ring(verification, self._policy)
         _check_signing_policy(checked_decryption, checked_verification, self._allow_unsigned)
-        self._remember_retired(checked_decryption)
+        self._remember_retired(checked_decryption, checked_verification)
         self._decryption, self._verification = checked_decryption, checked_verification
         self._seen_decryption, self._seen_verification = decryption, verification
 
-    def _remember_retired(self, new_ring: KeyRing) -> None:
+    def _remember_retired(self, decryption: KeyRing, verification: KeyRing | None) -> None:
         # Kept in insertion order and bounded, so a long-lived process that
         # rotates often does not grow without limit.
-        for key in self._decryption:
-            if key.kid not in new_ring:
-                self._retired[key.kid] = None
-        for kid in [kid for kid in self._retired if kid in new_ring]:
+        empty = KeyRing(())
+        old_rings = (self._decryption, self._verification or empty)
+        new_rings = (decryption, verification or empty)
+        for old, new in zip(old_rings, new_rings, strict=True):
+            for key in old:
+                if key.kid not in new:
+                    self._retired[key.kid] = None
+        for kid in [kid for kid in self._retired if any(kid in ring for ring in new_rings)]:
             del self._retired[kid]
         while len(self._retired) > _MAX_RETIRED_KIDS:
             del self._retired[next(iter(self._retired))]
@@ -116,7 +121,21 @@ def _check_decryption_ring(ring: KeyRing, policy: AlgorithmPolicy) -> KeyRing:
             raise ValueError(f"key {key.kid!r} cannot decrypt: it is not a private encryption key")
         if key.alg not in policy.key_management:
             raise ValueError(f"key {key.kid!r} is for {key.alg}, which key_algorithms excludes")
+        if key.alg == "dir":
+            _check_dir_length(key, policy)
     return ring
+
+
+def _check_dir_length(key: Key, policy: AlgorithmPolicy) -> None:
+    # With dir the key is the content encryption key itself (RFC 7518
+    # section 4.5), so its length picks the content algorithm. A key that
+    # fits none of the allowed ones would refuse every token at request time.
+    size = len(key.material)
+    if not any(CEK_BYTES[enc] == size for enc in policy.content_encryption):
+        raise ValueError(
+            f"dir key {key.kid!r} has {size} bytes, "
+            "which fits no algorithm in content_algorithms"
+        )
 
 
 def _check_verification_ring(ring: KeyRing | None, policy: AlgorithmPolicy) -> KeyRing | None:

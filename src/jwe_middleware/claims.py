@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from ._errors import (
     MissingClaim,
     TokenTooOld,
 )
+from ._frozen import freeze, thaw
 
 __all__ = ["DEFAULT_LEEWAY", "ClaimRules", "Claims"]
 
@@ -30,14 +30,15 @@ _STRING_CLAIMS = ("iss", "sub", "jti")
 class Claims(Mapping[str, Any]):
     """The validated claims of a token: read-only, with a ``repr`` that hides them.
 
-    Nested values are the parsed JSON as is; ``to_dict()`` returns a deep copy
-    for callers that want to change it.
+    Nested objects and arrays are read-only too (a cached token's claims are
+    shared by every request that presents it); ``to_dict()`` returns a plain,
+    mutable deep copy.
     """
 
     __slots__ = ("_data", "_scopes", "_scope_list")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = dict(data)
+        self._data = {name: freeze(value) for name, value in data.items()}
         # Read on every request that reaches a route; parsed once.
         self._scopes = _granted_scopes(self._data)
         self._scope_list = tuple(sorted(self._scopes))
@@ -56,7 +57,7 @@ class Claims(Mapping[str, Any]):
         return f"Claims(<{len(self._data)} claims hidden>)"
 
     def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self._data)
+        return {name: thaw(value) for name, value in self._data.items()}
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -113,6 +114,13 @@ class ClaimRules:
         self._check_times(claims, now)
         self._check_issuer(claims)
         self._check_audience(claims)
+
+    def too_old_at(self, claims: Mapping[str, Any]) -> float | None:
+        """When ``max_age`` starts refusing these (validated) claims, leeway
+        left out; ``None`` without a ``max_age``."""
+        if self.max_age is None:
+            return None
+        return float(claims["iat"]) + self.max_age
 
     def _check_required(self, claims: Mapping[str, Any]) -> None:
         for name in self.required:

@@ -26,6 +26,10 @@ from ._cli_tokens import inspect_command, issue_command
 __all__ = ["main"]
 
 _KEYGEN_ALGORITHMS = ("RSA-OAEP-256", "A256KW", "dir", "ES256")
+# Ten years: longer than any bearer token should live, and far inside the
+# times the decoder accepts, so a long lifetime is refused here and never
+# minted into a token that no decoder takes.
+_MAX_LIFETIME = 10 * 365 * 24 * 3600
 _PROGRAM = "jwe-middleware"
 
 if TYPE_CHECKING:
@@ -49,6 +53,15 @@ def _positive_seconds(value: str) -> float:
         seconds = -1.0
     if not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"not a positive number of seconds: {value!r}")
+    return seconds
+
+
+def _lifetime(value: str) -> float:
+    seconds = _positive_seconds(value)
+    if seconds > _MAX_LIFETIME:
+        raise argparse.ArgumentTypeError(
+            f"at most {_MAX_LIFETIME} seconds (ten years), not {value!r}"
+        )
     return seconds
 
 
@@ -98,7 +111,10 @@ def _add_issue(commands: _Commands) -> None:
         metavar="JSON|@FILE",
         help="a JSON object, or @path of a file holding one",
     )
-    issue.add_argument("--lifetime", type=_positive_seconds, default=900.0, metavar="SECONDS")
+    issue.add_argument(
+        "--lifetime", type=_lifetime, default=900.0, metavar="SECONDS",
+        help="seconds until exp (default 900, at most ten years)",
+    )
     _add_claim_rules(issue)
     issue.set_defaults(command=issue_command)
 

@@ -79,7 +79,8 @@ class TokenIssuer:
     def issue(self, claims: Mapping[str, Any], *, lifetime: float | None = None) -> str:
         """Return a compact token carrying ``claims`` plus iat, nbf, exp and jti."""
         payload = self._payload(claims, lifetime)
-        plaintext = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        # NaN and the infinities are not JSON (RFC 8259 section 6): refuse them.
+        plaintext = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
         if self._signing_key is not None:
             plaintext = _sign(plaintext, self._signing_key)
         return self._encrypt(plaintext, nested=self._signing_key is not None)

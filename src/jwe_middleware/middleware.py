@@ -73,6 +73,10 @@ class JWEMiddleware:
         self._revoke_exposed = bool(revoke_exposed_tokens) and revocation is not None
         if revocation_failure not in ("closed", "open"):
             raise ValueError("revocation_failure must be 'closed' or 'open'")
+        if revocation is not None and not isinstance(revocation, RevocationStore):
+            raise TypeError("revocation must be a RevocationStore (revoke and is_revoked)")
+        if on_event is not None and not callable(on_event):
+            raise TypeError("on_event must be callable")
         self._authenticator = Authenticator(
             self._decoder,
             revocation,

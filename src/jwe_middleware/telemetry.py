@@ -35,7 +35,8 @@ class AuthEvent:
     @classmethod
     def rejected(cls, error: JWEMiddlewareError, *, retired_kid: str | None = None) -> AuthEvent:
         """A refusal; ``retired_kid`` is set when the token named a key that
-        has left the decryption ring (clients still holding old tokens)."""
+        has left the decryption or verification ring (clients still holding
+        old tokens)."""
         return cls(accepted=False, reason=error.code, retired_kid=retired_kid)
 
     @classmethod
@@ -106,7 +107,7 @@ class PrometheusMetrics:
         )
         self._retired = prometheus_client.Counter(
             f"{prefix}_retired_key_presented",
-            "Tokens refused because they name a decryption key that has been retired.",
+            "Tokens refused because they name a key that has been retired.",
             ["kid"],
             registry=self.registry,
         )

@@ -54,6 +54,7 @@ __all__ = [
     "keys",
     "nested",
     "seal",
+    "spare_bits_set",
     "unb64",
     "wrap_key",
 ]
@@ -74,7 +75,8 @@ _CBC_HASHES = {
     "A256CBC-HS512": hashlib.sha512,
 }
 _SHA = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
-_URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_URL_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_URL_ALPHABET = frozenset(_URL_DIGITS)
 
 
 class _Drop:
@@ -106,6 +108,19 @@ def is_canonical(segment: str) -> bool:
     if len(segment) % 4 == 1 or not set(segment) <= _URL_ALPHABET:
         return False
     return b64(unb64(segment)) == segment
+
+
+def spare_bits_set(segment: str) -> str:
+    """Another spelling of ``segment``'s bytes: its unused low bits set.
+
+    RFC 4648 section 3.5: an encoder must leave those bits zero, and a
+    decoder may refuse them set; a lenient one ignores them, so the result
+    decodes to the same bytes.
+    """
+    if len(segment) % 4 not in (2, 3):
+        raise ValueError("a segment of this length has no spare bits")
+    last = _URL_DIGITS.index(segment[-1])
+    return segment[:-1] + _URL_DIGITS[last | 1]
 
 
 def _json(value: Any) -> bytes:
