@@ -13,9 +13,14 @@ from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from jwe_middleware import (
     ExpiredToken,
+    JWEMiddleware,
     Key,
     KeyRing,
     TokenDecoder,
@@ -25,6 +30,7 @@ from jwe_middleware import (
 )
 from jwe_middleware.sources import JWKSUnavailable, KeyFile, RemoteJWKS
 
+from ._helpers import bearer, request
 from ._jwks import JWKSEndpoint
 from ._tls import TLSFiles
 
@@ -246,6 +252,10 @@ LIFETIME = 600.0
 LEEWAY = 30.0
 
 
+async def _subject(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.state.claims["sub"]})
+
+
 class Issued(NamedTuple):
     token: str
     kid: str
@@ -286,6 +296,10 @@ class Rotation:
             leeway=LEEWAY,
             clock=self.clock,
         )
+        # The same decoder behind the middleware, token cache included: a
+        # cached answer must follow the rotation as the decoder does.
+        self.app = Starlette(routes=[Route("/me", _subject)])
+        self.app.add_middleware(JWEMiddleware, decoder=self.decoder)
         return self.decoder
 
     def mint(self, key: Key) -> str:
@@ -313,6 +327,10 @@ class Rotation:
         for issued in self.issued:
             if self.clock() < issued.expires + LEEWAY:
                 self.decoder.decode(issued.token)
+                assert self.answer(issued.token) == 200
+
+    def answer(self, token: str) -> int:
+        return request(self.app, "GET", "https://api.test/me", headers=bearer(token)).status_code
 
     def tokens_of(self, kid: str) -> list[str]:
         return [issued.token for issued in self.issued if issued.kid == kid]
@@ -350,6 +368,7 @@ def test_rotation_walk_through_no_live_token_refused(tmp_path: Path, role: str) 
     for token in world.tokens_of("old"):
         with pytest.raises(ExpiredToken):
             world.decoder.decode(token)
+        assert world.answer(token) == 401
 
     # 5. Retire the old key: nothing live used it, and it opens nothing now.
     world.publish(new)
@@ -358,6 +377,7 @@ def test_rotation_walk_through_no_live_token_refused(tmp_path: Path, role: str) 
     for token in [*world.tokens_of("old"), world.mint(old)]:
         with pytest.raises(UnknownKey):
             world.decoder.decode(token)
+        assert world.answer(token) == 401
 
 
 # -- RemoteJWKS: a real HTTPS server on 127.0.0.1 (fixtures in conftest) ----

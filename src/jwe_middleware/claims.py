@@ -38,7 +38,10 @@ class Claims(Mapping[str, Any]):
     __slots__ = ("_data", "_scopes", "_scope_list")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = {name: freeze(value) for name, value in data.items()}
+        self._data = dict(data)
+        for name, value in self._data.items():
+            if isinstance(value, dict | list):
+                self._data[name] = freeze(value)
         # Read on every request that reaches a route; parsed once.
         self._scopes = _granted_scopes(self._data)
         self._scope_list = tuple(sorted(self._scopes))
