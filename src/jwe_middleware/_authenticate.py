@@ -72,7 +72,7 @@ class Authenticator:
                 digest,
                 decoded,
                 self._key_version(),
-                not_after=self._decoder.too_old_at(decoded.claims),
+                not_after=self._decoder.rules.too_old_at(decoded.claims),
             )
         # Awaited only when a store is configured: a cache hit without
         # revocation then runs with no coroutine of its own.

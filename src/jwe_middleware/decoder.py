@@ -153,14 +153,8 @@ class TokenDecoder:
         expires_at = claims.expires_at if isinstance(claims, Claims) else Claims(claims).expires_at
         return None if expires_at is None else expires_at + self._rules.leeway
 
-    def too_old_at(self, claims: Claims) -> float | None:
-        """When ``max_age`` starts refusing a token with these validated claims
-        (``iat`` plus ``max_age``, leeway left out); ``None`` without one."""
-        return self._rules.too_old_at(claims)
-
     def is_retired_kid(self, kid: str | None) -> bool:
-        """Whether ``kid`` named a decryption or verification key that has since
-        left its ring."""
+        """Whether ``kid`` named a key that has since left its ring."""
         return self._keys.is_retired(kid)
 
     def decode(self, token: str | bytes) -> Claims:
