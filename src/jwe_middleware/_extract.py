@@ -61,12 +61,13 @@ class TokenExtractor:
 
 
 def _bearer_credentials(value: bytes) -> bytes | None:
-    scheme, _, credentials = value.strip(b" \t").partition(b" ")
+    value = value.strip(b" \t")
+    scheme, _, credentials = value.partition(b" ")
     if scheme[:7].lower() == b"bearer\t":
         # RFC 7235 section 2.1 puts spaces, not tabs, after the scheme. This is
         # still an attempt at a bearer token (exposed, if sent in clear), and
         # what follows the tab is handed on as it is, to be found malformed.
-        return value.strip(b" \t")[6:]
+        return value[6:]
     if scheme.lower() != _BEARER:
         # Another scheme (Basic, say) is not ours to judge: no bearer token.
         return None
