@@ -74,8 +74,13 @@ class Claims(Mapping[str, Any]):
 
     @property
     def expires_at(self) -> float | None:
-        exp: Any = self._data.get("exp")
-        return float(exp) if _is_number(exp) else None
+        return expires_at(self._data)
+
+
+def expires_at(claims: Mapping[str, Any]) -> float | None:
+    """``exp`` as a float, or ``None`` when it is absent or not a number."""
+    exp: Any = claims.get("exp")
+    return float(exp) if _is_number(exp) else None
 
 
 @dataclass(frozen=True)

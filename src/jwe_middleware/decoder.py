@@ -36,7 +36,7 @@ from ._errors import (
     UnsupportedHeader,
 )
 from ._keyset import CheckedKeys
-from .claims import DEFAULT_LEEWAY, ClaimRules, Claims
+from .claims import DEFAULT_LEEWAY, ClaimRules, Claims, expires_at
 from .keys import Key, KeyRing, KeySource
 
 __all__ = ["DEFAULT_MAX_TOKEN_BYTES", "DecodedToken", "TokenDecoder"]
@@ -150,8 +150,8 @@ class TokenDecoder:
         A revocation must last this long, not merely until ``exp``: within the
         leeway an expired token is still accepted.
         """
-        expires_at = claims.expires_at if isinstance(claims, Claims) else Claims(claims).expires_at
-        return None if expires_at is None else expires_at + self._rules.leeway
+        expires = expires_at(claims)
+        return None if expires is None else expires + self._rules.leeway
 
     def is_retired_kid(self, kid: str | None) -> bool:
         """Whether ``kid`` named a key that has since left its ring."""
